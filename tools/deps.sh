@@ -14,7 +14,7 @@ libwebsockets-dev libsqlite3-dev sqlite3 libsqlcipher-dev sqlcipher
 libpq-dev postgresql
 libhiredis-dev redis-server
 librdkafka-dev
-libcmocka-dev
+libcmocka-dev libjansson-dev
 python3 python3-protobuf python3-cryptography python3-nacl python3-jsonschema
 "
 

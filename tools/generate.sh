@@ -26,7 +26,7 @@ mkdir -p "$G/pbc" "$G/nanopb" "$G/rpc" "$G/state" "$G/spec"
 # RPC dispatch, client stubs, RPC list, error enum, protobuf-c limits.
 "$PROTOC" -Ischemas --plugin=protoc-gen-ventra="$PROTOC_GEN_VENTRA" \
 	--ventra_out="$G/rpc" --ventra_opt=options_dir=schemas/ventra/v1 \
-	ventra/v1/service.proto ventra/v1/frame.proto
+	ventra/v1/service.proto ventra/v1/frame.proto ventra/v1/e2e.proto
 
 # State machines, requirement registry, constants.
 "$VT_SMGEN" "$G/state" spec/state/*.md

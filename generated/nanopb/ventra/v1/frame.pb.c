@@ -6,13 +6,6 @@
 #error Regenerate this file with the current version of nanopb generator.
 #endif
 
-
-/* The following messages exceed 64kB in size: ventra_v1_Frame, ventra_v1_Request */
-
-/* The PB_FIELD_32BIT compilation option must be defined to support messages that exceed 64 kB in size. */
-#ifndef PB_FIELD_32BIT
-#error Enable PB_FIELD_32BIT to support messages exceeding 64kB in size: ventra_v1_Frame, ventra_v1_Request
-#endif
 PB_BIND(ventra_v1_Frame, ventra_v1_Frame, 4)
 
 

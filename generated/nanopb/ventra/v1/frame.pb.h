@@ -93,7 +93,7 @@ typedef struct _ventra_v1_Request {
         /* A fresh login or registration nonce; allowed before authentication. */
         ventra_v1_GetChallengeRequest get_challenge;
         /* Create an account with its first device. */
-        ventra_v1_RegisterRequest register;
+        ventra_v1_RegisterRequest register_account;
         /* Challenge-response login of one device. */
         ventra_v1_LoginRequest login;
         /* Authenticate the connection with a session token. */
@@ -191,7 +191,7 @@ typedef struct _ventra_v1_Response {
         /* Answer to get_challenge. */
         ventra_v1_GetChallengeResponse get_challenge;
         /* Answer to register. */
-        ventra_v1_RegisterResponse register;
+        ventra_v1_RegisterResponse register_account;
         /* Answer to login. */
         ventra_v1_LoginResponse login;
         /* Answer to resume. */
@@ -279,7 +279,7 @@ extern "C" {
 #define ventra_v1_Request_get_server_info_tag    10
 #define ventra_v1_Request_ping_tag               11
 #define ventra_v1_Request_get_challenge_tag      12
-#define ventra_v1_Request_register_tag           13
+#define ventra_v1_Request_register_account_tag   13
 #define ventra_v1_Request_login_tag              14
 #define ventra_v1_Request_resume_tag             15
 #define ventra_v1_Request_add_device_tag         20
@@ -314,7 +314,7 @@ extern "C" {
 #define ventra_v1_Response_get_server_info_tag   10
 #define ventra_v1_Response_ping_tag              11
 #define ventra_v1_Response_get_challenge_tag     12
-#define ventra_v1_Response_register_tag          13
+#define ventra_v1_Response_register_account_tag  13
 #define ventra_v1_Response_login_tag             14
 #define ventra_v1_Response_resume_tag            15
 #define ventra_v1_Response_add_device_tag        20
@@ -352,7 +352,7 @@ X(a, STATIC,   SINGULAR, UINT32,   id,                1) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_server_info,body.get_server_info),  10) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,ping,body.ping),  11) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_challenge,body.get_challenge),  12) \
-X(a, STATIC,   ONEOF,    MESSAGE,  (body,register,body.register),  13) \
+X(a, STATIC,   ONEOF,    MESSAGE,  (body,register_account,body.register_account),  13) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,login,body.login),  14) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,resume,body.resume),  15) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,add_device,body.add_device),  20) \
@@ -375,7 +375,7 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_group,body.get_group),  55)
 #define ventra_v1_Request_body_get_server_info_MSGTYPE ventra_v1_GetServerInfoRequest
 #define ventra_v1_Request_body_ping_MSGTYPE ventra_v1_PingRequest
 #define ventra_v1_Request_body_get_challenge_MSGTYPE ventra_v1_GetChallengeRequest
-#define ventra_v1_Request_body_register_MSGTYPE ventra_v1_RegisterRequest
+#define ventra_v1_Request_body_register_account_MSGTYPE ventra_v1_RegisterRequest
 #define ventra_v1_Request_body_login_MSGTYPE ventra_v1_LoginRequest
 #define ventra_v1_Request_body_resume_MSGTYPE ventra_v1_ResumeRequest
 #define ventra_v1_Request_body_add_device_MSGTYPE ventra_v1_AddDeviceRequest
@@ -400,7 +400,7 @@ X(a, STATIC,   OPTIONAL, MESSAGE,  error,             2) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_server_info,body.get_server_info),  10) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,ping,body.ping),  11) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_challenge,body.get_challenge),  12) \
-X(a, STATIC,   ONEOF,    MESSAGE,  (body,register,body.register),  13) \
+X(a, STATIC,   ONEOF,    MESSAGE,  (body,register_account,body.register_account),  13) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,login,body.login),  14) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,resume,body.resume),  15) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (body,add_device,body.add_device),  20) \
@@ -424,7 +424,7 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (body,get_group,body.get_group),  55)
 #define ventra_v1_Response_body_get_server_info_MSGTYPE ventra_v1_GetServerInfoResponse
 #define ventra_v1_Response_body_ping_MSGTYPE ventra_v1_PingResponse
 #define ventra_v1_Response_body_get_challenge_MSGTYPE ventra_v1_GetChallengeResponse
-#define ventra_v1_Response_body_register_MSGTYPE ventra_v1_RegisterResponse
+#define ventra_v1_Response_body_register_account_MSGTYPE ventra_v1_RegisterResponse
 #define ventra_v1_Response_body_login_MSGTYPE ventra_v1_LoginResponse
 #define ventra_v1_Response_body_resume_MSGTYPE ventra_v1_ResumeResponse
 #define ventra_v1_Response_body_add_device_MSGTYPE ventra_v1_AddDeviceResponse
@@ -489,10 +489,18 @@ extern const pb_msgdesc_t ventra_v1_StaleDevices_msg;
 #define ventra_v1_StaleDevices_fields &ventra_v1_StaleDevices_msg
 
 /* Maximum encoded size of messages (where known) */
+#if defined(ventra_v1_SendRequest_size)
+union ventra_v1_Frame_kind_size_union {char f1[(12 + sizeof(union ventra_v1_Request_body_size_union))]; char f0[16532];};
+#endif
+#if defined(ventra_v1_SendRequest_size)
+union ventra_v1_Request_body_size_union {char f40[(7 + ventra_v1_SendRequest_size)]; char f0[4420];};
+#endif
+#if defined(ventra_v1_SendRequest_size)
+#define ventra_v1_Frame_size                     (0 + sizeof(union ventra_v1_Frame_kind_size_union))
+#define ventra_v1_Request_size                   (6 + sizeof(union ventra_v1_Request_body_size_union))
+#endif
 #define ventra_v1_Error_size                     483
 #define ventra_v1_Event_size                     16528
-#define ventra_v1_Frame_size                     180487
-#define ventra_v1_Request_size                   180483
 #define ventra_v1_Response_size                  5104
 #define ventra_v1_StaleDevices_size              106
 

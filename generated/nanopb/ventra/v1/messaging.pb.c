@@ -6,17 +6,10 @@
 #error Regenerate this file with the current version of nanopb generator.
 #endif
 
-
-/* The following messages exceed 64kB in size: ventra_v1_SendRequest */
-
-/* The PB_FIELD_32BIT compilation option must be defined to support messages that exceed 64 kB in size. */
-#ifndef PB_FIELD_32BIT
-#error Enable PB_FIELD_32BIT to support messages exceeding 64kB in size: ventra_v1_SendRequest
-#endif
 PB_BIND(ventra_v1_OutgoingEnvelope, ventra_v1_OutgoingEnvelope, 4)
 
 
-PB_BIND(ventra_v1_SendRequest, ventra_v1_SendRequest, 4)
+PB_BIND(ventra_v1_SendRequest, ventra_v1_SendRequest, AUTO)
 
 
 PB_BIND(ventra_v1_SendResponse, ventra_v1_SendResponse, AUTO)

@@ -56,11 +56,9 @@ typedef struct _ventra_v1_SendRequest {
     /* The recipient account (may be the sender's own, for a note to self). */
     char recipient[33];
     /* One envelope per active device of the recipient. */
-    pb_size_t to_recipient_count;
-    ventra_v1_OutgoingEnvelope to_recipient[6];
+    pb_callback_t to_recipient;
     /* One envelope per other active device of the sender's account. */
-    pb_size_t to_self_count;
-    ventra_v1_OutgoingEnvelope to_self[5];
+    pb_callback_t to_self;
     /* Non-empty for a group message: the group both accounts belong to. */
     ventra_v1_SendRequest_group_id_t group_id;
     /* Deliver only to connected devices and never store (typing indicators). */
@@ -157,7 +155,7 @@ extern "C" {
 
 /* Initializer values for message structs */
 #define ventra_v1_OutgoingEnvelope_init_default  {0, _ventra_v1_EnvelopeType_MIN, {0, {0}}}
-#define ventra_v1_SendRequest_init_default       {{0, {0}}, "", 0, {ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default}, 0, {ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default, ventra_v1_OutgoingEnvelope_init_default}, {0, {0}}, 0}
+#define ventra_v1_SendRequest_init_default       {{0, {0}}, "", {{NULL}, NULL}, {{NULL}, NULL}, {0, {0}}, 0}
 #define ventra_v1_SendResponse_init_default      {0, 0}
 #define ventra_v1_MessageEvent_init_default      {0, "", 0, {0, {0}}, _ventra_v1_EnvelopeType_MIN, {0, {0}}, 0, {0, {0}}, "", 0}
 #define ventra_v1_AckRequest_init_default        {0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}
@@ -165,7 +163,7 @@ extern "C" {
 #define ventra_v1_QueueDrainedEvent_init_default {0}
 #define ventra_v1_SessionEndedEvent_init_default {_ventra_v1_SessionEndReason_MIN}
 #define ventra_v1_OutgoingEnvelope_init_zero     {0, _ventra_v1_EnvelopeType_MIN, {0, {0}}}
-#define ventra_v1_SendRequest_init_zero          {{0, {0}}, "", 0, {ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero}, 0, {ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero, ventra_v1_OutgoingEnvelope_init_zero}, {0, {0}}, 0}
+#define ventra_v1_SendRequest_init_zero          {{0, {0}}, "", {{NULL}, NULL}, {{NULL}, NULL}, {0, {0}}, 0}
 #define ventra_v1_SendResponse_init_zero         {0, 0}
 #define ventra_v1_MessageEvent_init_zero         {0, "", 0, {0, {0}}, _ventra_v1_EnvelopeType_MIN, {0, {0}}, 0, {0, {0}}, "", 0}
 #define ventra_v1_AckRequest_init_zero           {0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}
@@ -211,11 +209,11 @@ X(a, STATIC,   SINGULAR, BYTES,    content,           3)
 #define ventra_v1_SendRequest_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, BYTES,    message_id,        1) \
 X(a, STATIC,   SINGULAR, STRING,   recipient,         2) \
-X(a, STATIC,   REPEATED, MESSAGE,  to_recipient,      3) \
-X(a, STATIC,   REPEATED, MESSAGE,  to_self,           4) \
+X(a, CALLBACK, REPEATED, MESSAGE,  to_recipient,      3) \
+X(a, CALLBACK, REPEATED, MESSAGE,  to_self,           4) \
 X(a, STATIC,   SINGULAR, BYTES,    group_id,          5) \
 X(a, STATIC,   SINGULAR, BOOL,     ephemeral,         6)
-#define ventra_v1_SendRequest_CALLBACK NULL
+#define ventra_v1_SendRequest_CALLBACK pb_default_field_callback
 #define ventra_v1_SendRequest_DEFAULT NULL
 #define ventra_v1_SendRequest_to_recipient_MSGTYPE ventra_v1_OutgoingEnvelope
 #define ventra_v1_SendRequest_to_self_MSGTYPE ventra_v1_OutgoingEnvelope
@@ -280,12 +278,12 @@ extern const pb_msgdesc_t ventra_v1_SessionEndedEvent_msg;
 #define ventra_v1_SessionEndedEvent_fields &ventra_v1_SessionEndedEvent_msg
 
 /* Maximum encoded size of messages (where known) */
+/* ventra_v1_SendRequest_size depends on runtime parameters */
 #define ventra_v1_AckRequest_size                2816
 #define ventra_v1_AckResponse_size               6
 #define ventra_v1_MessageEvent_size              16524
 #define ventra_v1_OutgoingEnvelope_size          16396
 #define ventra_v1_QueueDrainedEvent_size         6
-#define ventra_v1_SendRequest_size               180472
 #define ventra_v1_SendResponse_size              13
 #define ventra_v1_SessionEndedEvent_size         2
 

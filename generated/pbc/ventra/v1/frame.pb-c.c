@@ -392,12 +392,12 @@ static const ProtobufCFieldDescriptor ventra__v1__request__field_descriptors[22]
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "register",
+    "register_account",
     13,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     offsetof(Ventra__V1__Request, body_case),
-    offsetof(Ventra__V1__Request, register_),
+    offsetof(Ventra__V1__Request, register_account),
     &ventra__v1__register_request__descriptor,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
@@ -625,7 +625,7 @@ static const unsigned ventra__v1__request__field_indices_by_name[] = {
   20,   /* field[20] = list_groups */
   5,   /* field[5] = login */
   2,   /* field[2] = ping */
-  4,   /* field[4] = register */
+  4,   /* field[4] = register_account */
   8,   /* field[8] = remove_device */
   18,   /* field[18] = remove_group_members */
   6,   /* field[6] = resume */
@@ -720,12 +720,12 @@ static const ProtobufCFieldDescriptor ventra__v1__response__field_descriptors[23
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "register",
+    "register_account",
     13,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_MESSAGE,
     offsetof(Ventra__V1__Response, body_case),
-    offsetof(Ventra__V1__Response, register_),
+    offsetof(Ventra__V1__Response, register_account),
     &ventra__v1__register_response__descriptor,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
@@ -954,7 +954,7 @@ static const unsigned ventra__v1__response__field_indices_by_name[] = {
   21,   /* field[21] = list_groups */
   6,   /* field[6] = login */
   3,   /* field[3] = ping */
-  5,   /* field[5] = register */
+  5,   /* field[5] = register_account */
   9,   /* field[9] = remove_device */
   19,   /* field[19] = remove_group_members */
   7,   /* field[7] = resume */

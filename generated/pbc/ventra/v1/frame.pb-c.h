@@ -194,7 +194,7 @@ typedef enum {
   VENTRA__V1__REQUEST__BODY_GET_SERVER_INFO = 10,
   VENTRA__V1__REQUEST__BODY_PING = 11,
   VENTRA__V1__REQUEST__BODY_GET_CHALLENGE = 12,
-  VENTRA__V1__REQUEST__BODY_REGISTER = 13,
+  VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT = 13,
   VENTRA__V1__REQUEST__BODY_LOGIN = 14,
   VENTRA__V1__REQUEST__BODY_RESUME = 15,
   VENTRA__V1__REQUEST__BODY_ADD_DEVICE = 20,
@@ -245,7 +245,7 @@ struct  Ventra__V1__Request
     /*
      * Create an account with its first device.
      */
-    Ventra__V1__RegisterRequest *register_;
+    Ventra__V1__RegisterRequest *register_account;
     /*
      * Challenge-response login of one device.
      */
@@ -326,7 +326,7 @@ typedef enum {
   VENTRA__V1__RESPONSE__BODY_GET_SERVER_INFO = 10,
   VENTRA__V1__RESPONSE__BODY_PING = 11,
   VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE = 12,
-  VENTRA__V1__RESPONSE__BODY_REGISTER = 13,
+  VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT = 13,
   VENTRA__V1__RESPONSE__BODY_LOGIN = 14,
   VENTRA__V1__RESPONSE__BODY_RESUME = 15,
   VENTRA__V1__RESPONSE__BODY_ADD_DEVICE = 20,
@@ -379,7 +379,7 @@ struct  Ventra__V1__Response
     /*
      * Answer to register.
      */
-    Ventra__V1__RegisterResponse *register_;
+    Ventra__V1__RegisterResponse *register_account;
     /*
      * Answer to login.
      */
