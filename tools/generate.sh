@@ -21,7 +21,7 @@ mkdir -p "$G/pbc" "$G/nanopb" "$G/rpc" "$G/state" "$G/spec"
 "$PROTOC" -Ischemas --c_out="$G/pbc" $WIRE
 # shellcheck disable=SC2086
 "$PROTOC" -Ischemas --plugin=protoc-gen-nanopb="$PROTOC_GEN_NANOPB" \
-	--nanopb_out="$G/nanopb" $WIRE
+	--nanopb_opt=-Ischemas --nanopb_out="$G/nanopb" $WIRE
 
 # RPC dispatch, client stubs, RPC list, error enum, protobuf-c limits.
 "$PROTOC" -Ischemas --plugin=protoc-gen-ventra="$PROTOC_GEN_VENTRA" \

@@ -24,7 +24,7 @@ const vt_pbc_limit vt_pbc_limits[] = {
     /* ventra.v1.AddGroupMembersRequest.members */
     {&ventra__v1__add_group_members_request__descriptor, 2, 64, 32},
     /* ventra.v1.Content.padding */
-    {&ventra__v1__content__descriptor, 15, 0, 256},
+    {&ventra__v1__content__descriptor, 15, 0, 320},
     /* ventra.v1.CreateGroupRequest.members */
     {&ventra__v1__create_group_request__descriptor, 1, 63, 32},
     /* ventra.v1.DataMessage.text */

@@ -140,7 +140,7 @@ const vt_event_desc vt_events[] = {
     {VT_EVENT_GROUP_CHANGED, "group_changed", "ventra.v1.GroupChangedEvent",
      "A group the device's account belongs to changed membership."},
     {VT_EVENT_SESSION_ENDED, "session_ended", "ventra.v1.SessionEndedEvent",
-     "The server is closing this session (device removed, account deleted, shutdown); the client must not retry with the same token."},
+     "The server is closing this session: device removed, account deleted, shutdown or replaced by a newer connection (SessionEndReason says which, and whether the token stays valid)."},
 };
 
 const size_t vt_event_count = 5;

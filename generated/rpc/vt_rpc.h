@@ -90,7 +90,7 @@ typedef enum vt_event_id {
     VT_EVENT_PREKEYS_LOW = 12,
     /* A group the device's account belongs to changed membership. */
     VT_EVENT_GROUP_CHANGED = 13,
-    /* The server is closing this session (device removed, account deleted, shutdown); the client must not retry with the same token. */
+    /* The server is closing this session: device removed, account deleted, shutdown or replaced by a newer connection (SessionEndReason says which, and whether the token stays valid). */
     VT_EVENT_SESSION_ENDED = 14,
 } vt_event_id;
 

@@ -26,6 +26,14 @@
 /* ---- an independent reader of the spec tables ------------------------- */
 
 #define NAME_LEN 64
+
+/* Names in the spec tables are short; a longer one is a parse error here. */
+static void copy_name(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    assert_true(n < NAME_LEN);
+    memcpy(dst, src, n + 1);
+}
 #define MAX_ITEMS 64
 #define MAX_ROWS 160
 #define MAX_ACTS 8
@@ -99,20 +107,20 @@ static void read_spec(const char *path, struct spec *sp)
             assert_int_equal(nc, 6);
             r->line = lineno;
             backticked(c[0], c[1], &cells[0], 1);
-            snprintf(r->state, NAME_LEN, "%s", cells[0]);
+            copy_name(r->state, cells[0]);
             backticked(c[1], c[2], &cells[1], 1);
-            snprintf(r->event, NAME_LEN, "%s", cells[1]);
+            copy_name(r->event, cells[1]);
             if (backticked(c[2], c[3], &cells[2], 1) == 1) {
                 const char *nm = cells[2];
 
                 r->negated = strstr(c[2], "not ") != NULL && strstr(c[2], "not ") < c[3];
                 if (strncmp(nm, "not ", 4) == 0)
                     nm += 4;
-                snprintf(r->guard, NAME_LEN, "%s", nm);
+                copy_name(r->guard, nm);
             }
             r->nacts = backticked(c[3], c[4], r->acts, MAX_ACTS);
             backticked(c[4], c[5], &cells[4], 1);
-            snprintf(r->next, NAME_LEN, "%s", cells[4]);
+            copy_name(r->next, cells[4]);
         }
         assert_true(sp->nstates < MAX_ITEMS && sp->nevents < MAX_ITEMS &&
                     sp->nrows < MAX_ROWS);
@@ -160,7 +168,7 @@ static void rec_action(void *ctx, const char *name)
     struct rec *r = ctx;
 
     assert_true(r->ncalls < MAX_ACTS * 2);
-    snprintf(r->calls[r->ncalls++], NAME_LEN, "%s", name);
+    copy_name(r->calls[r->ncalls++], name);
 }
 
 /* One recorder per hook of each machine, named after the ops member it

@@ -29,7 +29,9 @@ typedef struct _ventra_v1_GetServerInfoRequest {
 } ventra_v1_GetServerInfoRequest;
 
 /* The limits a server enforces (spec/wire.md, Limits). A client must stay
- within them; a server may advertise larger values than the spec minimums. */
+ within them. Size and count limits equal the spec's constants exactly
+ (clients have fixed bounds); push_window, max_inflight_requests and
+ max_queue_depth may be larger. */
 typedef struct _ventra_v1_Limits {
     /* Largest accepted WebSocket message, in bytes. */
     uint32_t max_frame_size;

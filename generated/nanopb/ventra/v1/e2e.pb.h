@@ -95,7 +95,7 @@ typedef struct _ventra_v1_GroupUpdate {
     char name[129];
 } ventra_v1_GroupUpdate;
 
-typedef PB_BYTES_ARRAY_T(256) ventra_v1_Content_padding_t;
+typedef PB_BYTES_ARRAY_T(320) ventra_v1_Content_padding_t;
 /* The plaintext of a ratchet message. */
 typedef struct _ventra_v1_Content {
     pb_size_t which_body;
@@ -264,7 +264,7 @@ extern const pb_msgdesc_t ventra_v1_LinkCode_msg;
 #define ventra_v1_LinkCode_fields &ventra_v1_LinkCode_msg
 
 /* Maximum encoded size of messages (where known) */
-#define ventra_v1_Content_size                   8486
+#define ventra_v1_Content_size                   8550
 #define ventra_v1_DataMessage_size               8224
 #define ventra_v1_GroupUpdate_size               149
 #define ventra_v1_LinkCode_size                  100

@@ -143,8 +143,9 @@ typedef struct _ventra_v1_Event {
         ventra_v1_PrekeysLowEvent prekeys_low;
         /* A group the device's account belongs to changed membership. */
         ventra_v1_GroupChangedEvent group_changed;
-        /* The server is closing this session (device removed, account deleted,
-     shutdown); the client must not retry with the same token. */
+        /* The server is closing this session: device removed, account deleted,
+     shutdown or replaced by a newer connection (SessionEndReason says
+     which, and whether the token stays valid). */
         ventra_v1_SessionEndedEvent session_ended;
     } body;
 } ventra_v1_Event;

@@ -57,7 +57,8 @@ typedef struct _ventra_v1_SendRequest {
     char recipient[33];
     /* One envelope per active device of the recipient. */
     pb_callback_t to_recipient;
-    /* One envelope per other active device of the sender's account. */
+    /* One envelope per other active device of the sender's account; empty
+ when recipient is the sender and for group sends (spec/delivery.md). */
     pb_callback_t to_self;
     /* Non-empty for a group message: the group both accounts belong to. */
     ventra_v1_SendRequest_group_id_t group_id;

@@ -80,7 +80,9 @@ struct  Ventra__V1__GetServerInfoRequest
 
 /*
  * The limits a server enforces (spec/wire.md, Limits). A client must stay
- * within them; a server may advertise larger values than the spec minimums.
+ * within them. Size and count limits equal the spec's constants exactly
+ * (clients have fixed bounds); push_window, max_inflight_requests and
+ * max_queue_depth may be larger.
  */
 struct  Ventra__V1__Limits
 {

@@ -490,8 +490,9 @@ struct  Ventra__V1__Event
      */
     Ventra__V1__GroupChangedEvent *group_changed;
     /*
-     * The server is closing this session (device removed, account deleted,
-     * shutdown); the client must not retry with the same token.
+     * The server is closing this session: device removed, account deleted,
+     * shutdown or replaced by a newer connection (SessionEndReason says
+     * which, and whether the token stays valid).
      */
     Ventra__V1__SessionEndedEvent *session_ended;
   };

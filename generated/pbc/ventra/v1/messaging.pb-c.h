@@ -119,7 +119,8 @@ struct  Ventra__V1__SendRequest
   size_t n_to_recipient;
   Ventra__V1__OutgoingEnvelope **to_recipient;
   /*
-   * One envelope per other active device of the sender's account.
+   * One envelope per other active device of the sender's account; empty
+   * when recipient is the sender and for group sends (spec/delivery.md).
    */
   size_t n_to_self;
   Ventra__V1__OutgoingEnvelope **to_self;
