@@ -1,0 +1,140 @@
+/* ventra-conform: the conformance suite's command line. This slice prints
+ * the protocol catalogue an implementer works through: the RPCs, events and
+ * error codes of spec/wire.md and the requirement index of spec/. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ventra/err.h"
+#include "vt_requirements.h"
+#include "vt_rpc.h"
+
+enum { EXIT_USAGE = 2 };
+
+static const char usage[] =
+    "usage: ventra-conform <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  rpcs                      the RPC catalogue (spec/wire.md)\n"
+    "  events                    the server events (spec/wire.md)\n"
+    "  errors                    the error codes with their numeric values\n"
+    "  requirements [--level L]  every requirement ID of spec/, L = must|should|may\n"
+    "\n"
+    "Exit status: 0 on success, 2 on a usage error.\n";
+
+static void print_rpcs(void)
+{
+    printf("%-4s %-34s %-6s %-10s %s\n", "id", "rpc", "public", "idempotent",
+           "summary");
+    for (size_t i = 0; i < vt_rpc_count; i++) {
+        const vt_rpc_desc *r = &vt_rpcs[i];
+        char name[64];
+        snprintf(name, sizeof(name), "%s/%s", r->service, r->method);
+        printf("%-4u %-34s %-6s %-10s %s\n", (unsigned)r->id, name,
+               r->is_public ? "yes" : "no", r->idempotent ? "yes" : "no", r->summary);
+    }
+    printf("%zu rpcs\n", vt_rpc_count);
+}
+
+static void print_events(void)
+{
+    for (size_t i = 0; i < vt_event_count; i++)
+        printf("%-4u %-16s %s\n", (unsigned)vt_events[i].id, vt_events[i].name,
+               vt_events[i].summary);
+    printf("%zu events\n", vt_event_count);
+}
+
+static void print_errors(void)
+{
+    /* The enum is append-only and dense within its two ranges (WIRE-40). */
+    for (int code = 0; code < VT_ERR_LOCAL_FIRST + 100; code++) {
+        const char *name = vt_err_name((vt_err)code);
+        if (name == NULL)
+            continue;
+        printf("%-4d %-28s %-5s %s\n", code, name,
+               vt_err_is_wire((vt_err)code) ? "wire" : "local", vt_strerror((vt_err)code));
+    }
+}
+
+static const char *level_name(vt_req_level level)
+{
+    switch (level) {
+    case VT_REQ_MUST:
+        return "MUST";
+    case VT_REQ_SHOULD:
+        return "SHOULD";
+    case VT_REQ_MAY:
+        return "MAY";
+    }
+    return "?";
+}
+
+static bool parse_level(const char *text, vt_req_level *out)
+{
+    static const char *const names[] = {"must", "should", "may"};
+    static const vt_req_level levels[] = {VT_REQ_MUST, VT_REQ_SHOULD, VT_REQ_MAY};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = levels[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static int print_requirements(int argc, char **argv)
+{
+    bool filter = argc > 0;
+    vt_req_level want = VT_REQ_MUST;
+
+    if (filter && !(argc == 2 && strcmp(argv[0], "--level") == 0 &&
+                    parse_level(argv[1], &want))) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+
+    size_t counts[3] = {0, 0, 0}, shown = 0;
+    for (size_t i = 0; i < vt_requirement_count; i++) {
+        const vt_requirement *r = &vt_requirements[i];
+        counts[r->level]++;
+        if (filter && r->level != want)
+            continue;
+        printf("%-11s %-6s %s:%u\n    %s\n", r->id, level_name(r->level), r->file, r->line,
+               r->text);
+        shown++;
+    }
+    printf("%zu requirements shown; spec/ has %zu MUST, %zu SHOULD, %zu MAY\n", shown,
+           counts[VT_REQ_MUST], counts[VT_REQ_SHOULD], counts[VT_REQ_MAY]);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "requirements") == 0)
+        return print_requirements(argc - 2, argv + 2);
+    if (argc != 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "rpcs") == 0)
+        print_rpcs();
+    else if (strcmp(cmd, "events") == 0)
+        print_events();
+    else if (strcmp(cmd, "errors") == 0)
+        print_errors();
+    else {
+        fprintf(stderr, "ventra-conform: unknown command '%s'\n\n%s", cmd, usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
