@@ -56,14 +56,14 @@ static int valid_name(const char *p, size_t n)
 /* A double-quoted literal with \" and \\ as its only escapes. */
 static char *decode_string(const char *p, size_t n)
 {
-    md_buf out = {0};
-    md_buf_put(&out, "", 0);
+    cg_buf out = {0};
+    cg_buf_put(&out, "", 0);
     if (n < 2 || p[0] != '"' || p[n - 1] != '"')
         goto bad;
     for (size_t i = 1; i + 1 < n; i++) {
         if (p[i] == '\\') {
             if (i + 2 < n && (p[i + 1] == '"' || p[i + 1] == '\\')) {
-                md_buf_put(&out, p + i + 1, 1);
+                cg_buf_put(&out, p + i + 1, 1);
                 i++;
                 continue;
             }
@@ -71,11 +71,11 @@ static char *decode_string(const char *p, size_t n)
         }
         if (p[i] == '"')
             goto bad;
-        md_buf_put(&out, p + i, 1);
+        cg_buf_put(&out, p + i, 1);
     }
     return out.data;
 bad:
-    md_buf_free(&out);
+    cg_buf_free(&out);
     return NULL;
 }
 
@@ -122,7 +122,7 @@ static void parse_row(table_set *set, const md_doc *doc, const md_block *b, md_d
             cells[0]);
         goto out;
     }
-    c.name = md_xstrndup(cells[0] + 1, len - 2);
+    c.name = cg_xstrndup(cells[0] + 1, len - 2);
     p = unquote_code(cells[2], &len);
     if (len == 3 && strncmp(p, "u32", 3) == 0) {
         c.type = T_U32;
@@ -181,7 +181,7 @@ static void parse_row(table_set *set, const md_doc *doc, const md_block *b, md_d
     c.meaning = md_collapse(cells[3]);
     c.file = doc->path;
     c.line = b->line;
-    set->items = md_xrealloc(set->items, (set->count + 1) * sizeof *set->items);
+    set->items = cg_xrealloc(set->items, (set->count + 1) * sizeof *set->items);
     set->items[set->count++] = c;
     memset(&c, 0, sizeof c);
 out:
@@ -256,21 +256,21 @@ static void check_len_clashes(const table_set *set, md_diag *d)
 }
 
 /* A block comment wrapped at about 78 columns. */
-static void emit_comment(md_buf *o, const char *text)
+static void emit_comment(cg_buf *o, const char *text)
 {
     const char *p = text;
     size_t col = 3;
-    md_buf_puts(o, "/*");
+    cg_buf_puts(o, "/*");
     while (*p) {
         size_t w = strcspn(p, " ");
         if (col + 1 + w > 76 && col > 3) {
-            md_buf_puts(o, "\n *");
+            cg_buf_puts(o, "\n *");
             col = 2;
         }
-        md_buf_puts(o, " ");
+        cg_buf_puts(o, " ");
         {
-            char *word = md_xstrndup(p, w);
-            md_buf_c_comment_text(o, word);
+            char *word = cg_xstrndup(p, w);
+            cg_buf_c_comment(o, word);
             free(word);
         }
         col += 1 + w;
@@ -278,15 +278,15 @@ static void emit_comment(md_buf *o, const char *text)
         while (*p == ' ')
             p++;
     }
-    md_buf_puts(o, " */\n");
+    cg_buf_puts(o, " */\n");
 }
 
-static void emit_header(md_buf *o, const table_set *set, const char *banner)
+static void emit_header(cg_buf *o, const table_set *set, const char *banner)
 {
-    md_buf_puts(o, "/* ");
-    md_buf_c_comment_text(o, banner);
-    md_buf_puts(o, " */\n");
-    md_buf_puts(
+    cg_buf_puts(o, "/* ");
+    cg_buf_c_comment(o, banner);
+    cg_buf_puts(o, " */\n");
+    cg_buf_puts(
         o, "/* The constants of spec/ (spec/README.md, \"Constants\"): one #define per\n"
            " * row of every constants table. u32 values carry a u suffix, u64 values\n"
            " * ull; a string constant comes with VT_<NAME>_LEN, its length in bytes\n"
@@ -294,62 +294,63 @@ static void emit_header(md_buf *o, const table_set *set, const char *banner)
            "#ifndef VT_CONSTANTS_H\n#define VT_CONSTANTS_H\n");
     for (size_t i = 0; i < set->count; i++) {
         const constant *c = &set->items[i];
-        md_buf comment = {0};
-        md_buf_printf(&comment, "%s (%s, %s): %s", c->name, type_names[c->type], c->file,
+        cg_buf comment = {0};
+        cg_buf_printf(&comment, "%s (%s, %s): %s", c->name, type_names[c->type], c->file,
                       c->meaning);
-        md_buf_puts(o, "\n");
+        cg_buf_puts(o, "\n");
         emit_comment(o, comment.data);
-        md_buf_free(&comment);
+        cg_buf_free(&comment);
         switch (c->type) {
         case T_U32:
-            md_buf_printf(o, "#define VT_%s %lluu\n", c->name,
+            cg_buf_printf(o, "#define VT_%s %lluu\n", c->name,
                           (unsigned long long)c->number);
             break;
         case T_U64:
-            md_buf_printf(o, "#define VT_%s %lluull\n", c->name,
+            cg_buf_printf(o, "#define VT_%s %lluull\n", c->name,
                           (unsigned long long)c->number);
             break;
         case T_STRING:
-            md_buf_printf(o, "#define VT_%s ", c->name);
-            md_buf_c_string(o, c->string, 60, "    ");
-            md_buf_printf(o, "\n#define VT_%s_LEN %zuu\n", c->name, strlen(c->string));
+            cg_buf_printf(o, "#define VT_%s ", c->name);
+            cg_buf_c_string(o, c->string, 60, "    ", 0);
+            cg_buf_printf(o, "\n#define VT_%s_LEN %zuu\n", c->name, strlen(c->string));
             break;
         }
     }
-    md_buf_puts(o, "\n#endif\n");
+    cg_buf_puts(o, "\n#endif\n");
 }
 
-static void emit_json(md_buf *o, const table_set *set, const char *banner)
+static void emit_json(cg_buf *o, const table_set *set, const char *banner)
 {
-    md_buf_puts(o, "{\n  \"generated_by\": ");
-    md_buf_json_string(o, banner);
-    md_buf_puts(o, ",\n  \"constants\": [");
+    cg_buf_puts(o, "{\n  \"generated_by\": ");
+    cg_buf_json_string(o, banner);
+    cg_buf_puts(o, ",\n  \"constants\": [");
     for (size_t i = 0; i < set->count; i++) {
         const constant *c = &set->items[i];
-        md_buf_puts(o, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
-        md_buf_json_string(o, c->name);
-        md_buf_puts(o, ", \"value\": ");
+        cg_buf_puts(o, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+        cg_buf_json_string(o, c->name);
+        cg_buf_puts(o, ", \"value\": ");
         if (c->type == T_STRING)
-            md_buf_json_string(o, c->string);
+            cg_buf_json_string(o, c->string);
         else
-            md_buf_printf(o, "%llu", (unsigned long long)c->number);
-        md_buf_printf(o, ", \"type\": \"%s\", \"file\": ", type_names[c->type]);
-        md_buf_json_string(o, c->file);
-        md_buf_puts(o, ", \"meaning\": ");
-        md_buf_json_string(o, c->meaning);
-        md_buf_puts(o, "}");
+            cg_buf_printf(o, "%llu", (unsigned long long)c->number);
+        cg_buf_printf(o, ", \"type\": \"%s\", \"file\": ", type_names[c->type]);
+        cg_buf_json_string(o, c->file);
+        cg_buf_puts(o, ", \"meaning\": ");
+        cg_buf_json_string(o, c->meaning);
+        cg_buf_puts(o, "}");
     }
-    md_buf_puts(o, set->count ? "\n  ]\n}\n" : "]\n}\n");
+    cg_buf_puts(o, set->count ? "\n  ]\n}\n" : "]\n}\n");
 }
 
 int main(int argc, char **argv)
 {
     md_diag diag = {0};
     table_set set = {0};
-    md_buf out[2] = {{0}};
+    cg_buf out[2] = {{0}};
     char *banner = NULL;
     int rc = 1;
 
+    cg_tool = "vt-constgen";
     if (argc < 3) {
         fputs("usage: vt-constgen OUTDIR file.md...\n", stderr);
         return 2;
@@ -372,14 +373,14 @@ int main(int argc, char **argv)
     emit_json(&out[1], &set, banner);
     {
         static const char *const names[] = {"vt_constants.h", "constants.json"};
-        md_buf *const bufs[] = {&out[0], &out[1]};
-        if (md_write_outputs(argv[1], 2, names, bufs) != 0)
+        cg_buf *const bufs[] = {&out[0], &out[1]};
+        if (cg_write_outputs(argv[1], 2, names, bufs) != 0)
             goto out;
     }
     rc = 0;
 out:
-    md_buf_free(&out[0]);
-    md_buf_free(&out[1]);
+    cg_buf_free(&out[0]);
+    cg_buf_free(&out[1]);
     free(banner);
     for (size_t i = 0; i < set.count; i++) {
         free(set.items[i].name);

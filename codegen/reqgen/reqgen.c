@@ -48,31 +48,12 @@ static int is_word_char(char c)
            c == '_';
 }
 
-static size_t backticks_at(const char *p)
-{
-    size_t n = 0;
-    while (p[n] == '`')
-        n++;
-    return n;
-}
-
 /* Skips the code span starting at |p| (a run of backticks); returns the
  * first byte after it, or p + run length when the span never closes. */
 static const char *skip_code_span(const char *p)
 {
-    size_t n = backticks_at(p);
-    const char *q = p + n;
-    while (*q) {
-        if (*q == '`') {
-            size_t m = backticks_at(q);
-            if (m == n)
-                return q + m;
-            q += m;
-        } else {
-            q++;
-        }
-    }
-    return p + n;
+    const char *end = md_code_span_end(p);
+    return end != NULL ? end : p + md_backtick_run(p);
 }
 
 /* Key words count only as all-caps whole words outside code spans: a
@@ -177,9 +158,9 @@ static const char *block_start(const md_block *b)
  * row's cells are joined with " | "; the ID's cell goes when it is empty. */
 static char *requirement_text(const md_block *b, size_t idlen)
 {
-    md_buf out = {0};
+    cg_buf out = {0};
     char *r;
-    md_buf_put(&out, "", 0);
+    cg_buf_put(&out, "", 0);
     if (b->kind == MD_TABLE_ROW) {
         char **cells;
         int n = md_split_row(b->text, &cells);
@@ -194,16 +175,16 @@ static char *requirement_text(const md_block *b, size_t idlen)
                     continue;
             }
             if (!first)
-                md_buf_puts(&out, " | ");
-            md_buf_puts(&out, c);
+                cg_buf_puts(&out, " | ");
+            cg_buf_puts(&out, c);
             first = 0;
         }
         md_cells_free(cells, n);
     } else {
-        md_buf_puts(&out, b->text + idlen);
+        cg_buf_puts(&out, b->text + idlen);
     }
     r = md_collapse(out.data);
-    md_buf_free(&out);
+    cg_buf_free(&out);
     return r;
 }
 
@@ -252,7 +233,7 @@ static char *file_prefix(const md_doc *doc, md_diag *d)
                      "second 'Requirement prefix:' line (first on line %u)", where);
             continue;
         }
-        prefix = md_xstrndup(p, n);
+        prefix = cg_xstrndup(p, n);
         where = b->line;
     }
     if (prefix == NULL)
@@ -308,8 +289,8 @@ static void collect_withdrawn(registry *r, const md_doc *doc, md_diag *d)
                      "withdrawn entry is not '- PREFIX-N: reason'");
             continue;
         }
-        r->gone = md_xrealloc(r->gone, (r->ngone + 1) * sizeof *r->gone);
-        r->gone[r->ngone].id = md_xstrndup(p, (size_t)(end - p));
+        r->gone = cg_xrealloc(r->gone, (r->ngone + 1) * sizeof *r->gone);
+        r->gone[r->ngone].id = cg_xstrndup(p, (size_t)(end - p));
         r->gone[r->ngone].file = doc->path;
         r->gone[r->ngone].line = b->line;
         r->ngone++;
@@ -321,8 +302,8 @@ static size_t prefix_rank(registry *r, const char *prefix)
     for (size_t i = 0; i < r->nprefixes; i++)
         if (strcmp(r->prefixes[i], prefix) == 0)
             return i;
-    r->prefixes = md_xrealloc(r->prefixes, (r->nprefixes + 1) * sizeof *r->prefixes);
-    r->prefixes[r->nprefixes] = md_xstrdup(prefix);
+    r->prefixes = cg_xrealloc(r->prefixes, (r->nprefixes + 1) * sizeof *r->prefixes);
+    r->prefixes[r->nprefixes] = cg_xstrdup(prefix);
     return r->nprefixes++;
 }
 
@@ -347,7 +328,7 @@ static void collect_requirements(registry *r, const md_doc *doc, const char *pre
             continue;
         }
 
-        char *id = md_xstrndup(start + 2, idlen - 4);
+        char *id = cg_xstrndup(start + 2, idlen - 4);
         int ok = 1;
         if (zero) {
             md_error(d, doc->path, b->line, "requirement ID %s has a leading zero", id);
@@ -393,10 +374,10 @@ static void collect_requirements(registry *r, const md_doc *doc, const char *pre
             free(text);
             continue;
         }
-        r->reqs = md_xrealloc(r->reqs, (r->count + 1) * sizeof *r->reqs);
+        r->reqs = cg_xrealloc(r->reqs, (r->count + 1) * sizeof *r->reqs);
         req *q = &r->reqs[r->count++];
         q->id = id;
-        q->prefix = md_xstrndup(id, pl);
+        q->prefix = cg_xstrndup(id, pl);
         q->number = strtoul(id + pl + 1, NULL, 10);
         q->prefix_rank = prefix_rank(r, q->prefix);
         q->level = hit.level;
@@ -424,16 +405,16 @@ static int compare_reqs(const void *a, const void *b)
  * end, outside code spans; "e.g." and "i.e." do not end one. */
 static char *summary_of(const char *text)
 {
-    md_buf out = {0};
+    cg_buf out = {0};
     const char *p = text;
-    md_buf_put(&out, "", 0);
+    cg_buf_put(&out, "", 0);
     while (*p) {
         if (*p == '`') {
             const char *e = skip_code_span(p);
             for (const char *c = p; c < e; c++) {
                 if (*c == '|')
-                    md_buf_put(&out, "\\", 1);
-                md_buf_put(&out, c, 1);
+                    cg_buf_put(&out, "\\", 1);
+                cg_buf_put(&out, c, 1);
             }
             p = e;
             continue;
@@ -447,11 +428,11 @@ static char *summary_of(const char *text)
             continue;
         }
         if (*p == '|') {
-            md_buf_puts(&out, "\\|");
+            cg_buf_puts(&out, "\\|");
             p++;
             continue;
         }
-        md_buf_put(&out, p, 1);
+        cg_buf_put(&out, p, 1);
         if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == ' ' || p[1] == '\0')) {
             int abbrev = out.len >= 4 && (strcmp(out.data + out.len - 4, "e.g.") == 0 ||
                                           strcmp(out.data + out.len - 4, "i.e.") == 0);
@@ -463,67 +444,67 @@ static char *summary_of(const char *text)
     return out.data;
 }
 
-static void emit_markdown(md_buf *o, const registry *r, const char *banner, int nfiles,
+static void emit_markdown(cg_buf *o, const registry *r, const char *banner, int nfiles,
                           char **files)
 {
     size_t total[3] = {0, 0, 0};
-    md_buf_printf(o, "<!-- %s -->\n", banner);
-    md_buf_puts(o, "# Requirement index\n\n");
-    md_buf_puts(o, "Every numbered requirement of the specification (spec/README.md,\n"
+    cg_buf_printf(o, "<!-- %s -->\n", banner);
+    cg_buf_puts(o, "# Requirement index\n\n");
+    cg_buf_puts(o, "Every numbered requirement of the specification (spec/README.md,\n"
                    "\"Requirement IDs\"), sorted by prefix and number.\n\n");
     for (size_t i = 0; i < r->count; i++)
         total[r->reqs[i].level]++;
-    md_buf_printf(o, "%zu requirements: %zu MUST, %zu SHOULD, %zu MAY.\n\n", r->count,
+    cg_buf_printf(o, "%zu requirements: %zu MUST, %zu SHOULD, %zu MAY.\n\n", r->count,
                   total[0], total[1], total[2]);
-    md_buf_puts(o, "## Per file\n\n| File | Requirements | MUST | SHOULD | MAY |\n"
+    cg_buf_puts(o, "## Per file\n\n| File | Requirements | MUST | SHOULD | MAY |\n"
                    "|---|---:|---:|---:|---:|\n");
     for (int f = 0; f < nfiles; f++) {
         size_t c[3] = {0, 0, 0};
         for (size_t i = 0; i < r->count; i++)
             if (strcmp(r->reqs[i].file, files[f]) == 0)
                 c[r->reqs[i].level]++;
-        md_buf_printf(o, "| %s | %zu | %zu | %zu | %zu |\n", files[f], c[0] + c[1] + c[2],
+        cg_buf_printf(o, "| %s | %zu | %zu | %zu | %zu |\n", files[f], c[0] + c[1] + c[2],
                       c[0], c[1], c[2]);
     }
-    md_buf_printf(o, "| **total** | %zu | %zu | %zu | %zu |\n\n", r->count, total[0],
+    cg_buf_printf(o, "| **total** | %zu | %zu | %zu | %zu |\n\n", r->count, total[0],
                   total[1], total[2]);
-    md_buf_puts(o, "## Per level\n\n| Level | Requirements |\n|---|---:|\n");
+    cg_buf_puts(o, "## Per level\n\n| Level | Requirements |\n|---|---:|\n");
     for (int l = 0; l < 3; l++)
-        md_buf_printf(o, "| %s | %zu |\n", level_names[l], total[l]);
-    md_buf_puts(
+        cg_buf_printf(o, "| %s | %zu |\n", level_names[l], total[l]);
+    cg_buf_puts(
         o, "\n## Requirements\n\n| ID | Level | File | Summary |\n|---|---|---|---|\n");
     for (size_t i = 0; i < r->count; i++) {
         char *s = summary_of(r->reqs[i].text);
-        md_buf_printf(o, "| %s | %s | %s | %s |\n", r->reqs[i].id,
+        cg_buf_printf(o, "| %s | %s | %s | %s |\n", r->reqs[i].id,
                       level_names[r->reqs[i].level], r->reqs[i].file, s);
         free(s);
     }
 }
 
-static void emit_json(md_buf *o, const registry *r, const char *banner)
+static void emit_json(cg_buf *o, const registry *r, const char *banner)
 {
-    md_buf_puts(o, "{\n  \"generated_by\": ");
-    md_buf_json_string(o, banner);
-    md_buf_puts(o, ",\n  \"requirements\": [");
+    cg_buf_puts(o, "{\n  \"generated_by\": ");
+    cg_buf_json_string(o, banner);
+    cg_buf_puts(o, ",\n  \"requirements\": [");
     for (size_t i = 0; i < r->count; i++) {
         const req *q = &r->reqs[i];
-        md_buf_puts(o, i ? ",\n    {\"id\": " : "\n    {\"id\": ");
-        md_buf_json_string(o, q->id);
-        md_buf_printf(o, ", \"level\": \"%s\", \"file\": ", level_names[q->level]);
-        md_buf_json_string(o, q->file);
-        md_buf_printf(o, ", \"line\": %u, \"text\": ", q->line);
-        md_buf_json_string(o, q->text);
-        md_buf_puts(o, "}");
+        cg_buf_puts(o, i ? ",\n    {\"id\": " : "\n    {\"id\": ");
+        cg_buf_json_string(o, q->id);
+        cg_buf_printf(o, ", \"level\": \"%s\", \"file\": ", level_names[q->level]);
+        cg_buf_json_string(o, q->file);
+        cg_buf_printf(o, ", \"line\": %u, \"text\": ", q->line);
+        cg_buf_json_string(o, q->text);
+        cg_buf_puts(o, "}");
     }
-    md_buf_puts(o, r->count ? "\n  ]\n}\n" : "]\n}\n");
+    cg_buf_puts(o, r->count ? "\n  ]\n}\n" : "]\n}\n");
 }
 
-static void emit_header(md_buf *o, const char *banner)
+static void emit_header(cg_buf *o, const char *banner)
 {
-    md_buf_puts(o, "/* ");
-    md_buf_c_comment_text(o, banner);
-    md_buf_puts(o, " */\n");
-    md_buf_puts(
+    cg_buf_puts(o, "/* ");
+    cg_buf_c_comment(o, banner);
+    cg_buf_puts(o, " */\n");
+    cg_buf_puts(
         o,
         "/* The requirement registry of spec/ (spec/README.md, \"Requirement IDs\"):\n"
         " * every numbered requirement, its level and where it is defined. The\n"
@@ -559,29 +540,29 @@ static void emit_header(md_buf *o, const char *banner)
         "#endif\n");
 }
 
-static void emit_source(md_buf *o, const registry *r, const char *banner)
+static void emit_source(cg_buf *o, const registry *r, const char *banner)
 {
-    md_buf_puts(o, "/* ");
-    md_buf_c_comment_text(o, banner);
-    md_buf_puts(o, " */\n");
-    md_buf_puts(o, "/* The requirement registry of spec/; see vt_requirements.h. */\n"
+    cg_buf_puts(o, "/* ");
+    cg_buf_c_comment(o, banner);
+    cg_buf_puts(o, " */\n");
+    cg_buf_puts(o, "/* The requirement registry of spec/; see vt_requirements.h. */\n"
                    "#include \"vt_requirements.h\"\n\n#include <string.h>\n\n"
                    "const vt_requirement vt_requirements[] = {\n");
     for (size_t i = 0; i < r->count; i++) {
         const req *q = &r->reqs[i];
-        md_buf_puts(o, "    {");
-        md_buf_c_string(o, q->id, 70, "     ");
-        md_buf_printf(o, ", %s, ", level_enums[q->level]);
-        md_buf_c_string(o, q->file, 70, "     ");
-        md_buf_printf(o, ", %uu,\n     ", q->line);
-        md_buf_c_string(o, q->text, 70, "     ");
-        md_buf_puts(o, "},\n");
+        cg_buf_puts(o, "    {");
+        cg_buf_c_string(o, q->id, 70, "     ", 0);
+        cg_buf_printf(o, ", %s, ", level_enums[q->level]);
+        cg_buf_c_string(o, q->file, 70, "     ", 0);
+        cg_buf_printf(o, ", %uu,\n     ", q->line);
+        cg_buf_c_string(o, q->text, 70, "     ", 0);
+        cg_buf_puts(o, "},\n");
     }
-    md_buf_puts(o,
+    cg_buf_puts(o,
                 "    {NULL, VT_REQ_MUST, NULL, 0u, NULL}, /* end marker, not counted */\n"
                 "};\n\n");
-    md_buf_printf(o, "const size_t vt_requirement_count = %zu;\n\n", r->count);
-    md_buf_puts(o, "const vt_requirement *vt_requirement_find(const char *id) {\n"
+    cg_buf_printf(o, "const size_t vt_requirement_count = %zu;\n\n", r->count);
+    cg_buf_puts(o, "const vt_requirement *vt_requirement_find(const char *id) {\n"
                    "  if (id == NULL)\n"
                    "    return NULL;\n"
                    "  for (size_t i = 0; i < vt_requirement_count; i++)\n"
@@ -599,16 +580,17 @@ int main(int argc, char **argv)
     char **prefixes = NULL;
     int nfiles = argc - 2;
     int rc = 1;
-    md_buf out[4] = {{0}};
+    cg_buf out[4] = {{0}};
     char *banner = NULL;
 
+    cg_tool = "vt-reqgen";
     memset(&reg, 0, sizeof reg);
     if (argc < 3) {
         fputs("usage: vt-reqgen OUTDIR file.md...\n", stderr);
         return 2;
     }
-    docs = md_xmalloc((size_t)nfiles * sizeof *docs);
-    prefixes = md_xmalloc((size_t)nfiles * sizeof *prefixes);
+    docs = cg_xmalloc((size_t)nfiles * sizeof *docs);
+    prefixes = cg_xmalloc((size_t)nfiles * sizeof *prefixes);
     for (int f = 0; f < nfiles; f++) {
         md_scan_file(argv[f + 2], &docs[f], &diag);
         prefixes[f] = NULL;
@@ -640,14 +622,14 @@ int main(int argc, char **argv)
     {
         static const char *const names[] = {"requirements.md", "requirements.json",
                                             "vt_requirements.h", "vt_requirements.c"};
-        md_buf *const bufs[] = {&out[0], &out[1], &out[2], &out[3]};
-        if (md_write_outputs(argv[1], 4, names, bufs) != 0)
+        cg_buf *const bufs[] = {&out[0], &out[1], &out[2], &out[3]};
+        if (cg_write_outputs(argv[1], 4, names, bufs) != 0)
             goto out;
     }
     rc = 0;
 out:
     for (int i = 0; i < 4; i++)
-        md_buf_free(&out[i]);
+        cg_buf_free(&out[i]);
     free(banner);
     for (int f = 0; f < nfiles; f++) {
         md_doc_free(&docs[f]);

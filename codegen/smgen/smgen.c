@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg.h"
+
 /* The runtime stores indices and line numbers in 16 bits (vt_sm_row). */
 #define LIMIT 32000
 
@@ -58,26 +60,6 @@ struct machine {
     int errors;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-
-    if (q == NULL) {
-        fprintf(stderr, "vt-smgen: out of memory\n");
-        exit(2);
-    }
-    return q;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = xrealloc(NULL, n + 1);
-
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
 static void fail(struct machine *m, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -98,10 +80,10 @@ static void list_add(struct name_list *l, const char *text, size_t len,
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
-        l->v = xrealloc(l->v, (size_t)l->cap * sizeof(*l->v));
+        l->v = cg_xrealloc(l->v, (size_t)l->cap * sizeof(*l->v));
     }
-    l->v[l->n].text = xstrndup(text, len);
-    l->v[l->n].meaning = meaning ? xstrndup(meaning, strlen(meaning)) : NULL;
+    l->v[l->n].text = cg_xstrndup(text, len);
+    l->v[l->n].meaning = meaning ? cg_xstrndup(meaning, strlen(meaning)) : NULL;
     l->v[l->n].line = line;
     l->n++;
 }
@@ -236,18 +218,8 @@ static bool is_separator(const struct cell *cells, int n, int want)
     if (n != want)
         return false;
     for (int i = 0; i < n; i++) {
-        size_t a = 0, b = cells[i].n;
-
-        if (b > 0 && cells[i].s[0] == ':')
-            a++;
-        if (b > a && cells[i].s[b - 1] == ':')
-            b--;
-        if (b <= a)
+        if (!cg_md_delimiter_cell(cells[i].s, cells[i].n))
             return false;
-        for (size_t k = a; k < b; k++) {
-            if (cells[i].s[k] != '-')
-                return false;
-        }
     }
     return true;
 }
@@ -294,7 +266,7 @@ static void parse_name_row(struct machine *m, struct name_list *l, const char *w
         fail(m, line, "malformed %s row: empty Meaning", what);
         return;
     }
-    key = xstrndup(name, len);
+    key = cg_xstrndup(name, len);
     prev = list_find(l, key);
     free(key);
     if (prev >= 0) {
@@ -302,7 +274,7 @@ static void parse_name_row(struct machine *m, struct name_list *l, const char *w
              name, l->v[prev].line);
         return;
     }
-    meaning = xstrndup(c[1].s, c[1].n);
+    meaning = cg_xstrndup(c[1].s, c[1].n);
     list_add(l, name, len, meaning, line);
     free(meaning);
 }
@@ -383,14 +355,14 @@ static void parse_transition_row(struct machine *m, const struct cell *c, int n,
     }
     if (m->raw_n == m->raw_cap) {
         m->raw_cap = m->raw_cap ? 2 * m->raw_cap : 32;
-        m->raw = xrealloc(m->raw, (size_t)m->raw_cap * sizeof(*m->raw));
+        m->raw = cg_xrealloc(m->raw, (size_t)m->raw_cap * sizeof(*m->raw));
     }
     r = &m->raw[m->raw_n++];
-    r->state = xstrndup(s, sn);
-    r->event = xstrndup(e, en);
-    r->guard = g ? xstrndup(g, gn) : NULL;
+    r->state = cg_xstrndup(s, sn);
+    r->event = cg_xstrndup(e, en);
+    r->guard = g ? cg_xstrndup(g, gn) : NULL;
     r->negated = negated;
-    r->next = xstrndup(nx, nxn);
+    r->next = cg_xstrndup(nx, nxn);
     r->action_first = first;
     r->action_count = m->raw_actions.n - first;
     r->line = line;
@@ -450,7 +422,7 @@ static void parse(struct machine *m, char *text)
                 fail(m, lineno,
                      "malformed Machine line: expected Machine: `lower_snake_name`");
             else {
-                m->name = xstrndup(name, nn);
+                m->name = cg_xstrndup(name, nn);
                 m->name_line = lineno;
             }
         } else if (sec != SEC_OTHER && len > 0 && p[0] == '|') {
@@ -534,8 +506,8 @@ static void check_reserved(struct machine *m)
 /* Resolves names; collects guards and actions in order of first use. */
 static void resolve(struct machine *m)
 {
-    m->rows = xrealloc(NULL, (size_t)m->raw_n * sizeof(*m->rows));
-    m->row_actions = xrealloc(NULL, (size_t)m->raw_actions.n * sizeof(int));
+    m->rows = cg_xrealloc(NULL, (size_t)m->raw_n * sizeof(*m->rows));
+    m->row_actions = cg_xrealloc(NULL, (size_t)m->raw_actions.n * sizeof(int));
     for (int i = 0; i < m->raw_n; i++) {
         const struct raw_row *r = &m->raw[i];
         struct row *o = &m->rows[i];
@@ -578,7 +550,7 @@ static void resolve(struct machine *m)
  * (state, event) pair fail and its own guard hold. */
 static void check_shadowed(struct machine *m)
 {
-    signed char *val = xrealloc(NULL, (size_t)m->guards.n + 1);
+    signed char *val = cg_xrealloc(NULL, (size_t)m->guards.n + 1);
 
     for (int i = 0; i < m->raw_n; i++) {
         const struct row *r = &m->rows[i];
@@ -625,7 +597,7 @@ static void check_shadowed(struct machine *m)
  * every event must have at least one row. */
 static void check_reachable(struct machine *m)
 {
-    bool *seen = xrealloc(NULL, (size_t)m->states.n);
+    bool *seen = cg_xrealloc(NULL, (size_t)m->states.n);
     bool grew = true;
 
     memset(seen, 0, (size_t)m->states.n);
@@ -680,326 +652,272 @@ static void check(struct machine *m)
 
 /* ---- output ----------------------------------------------------------- */
 
-static void put_upper(FILE *f, const char *s)
-{
-    for (; *s; s++)
-        fputc(toupper((unsigned char)*s), f);
-}
+/* Each file is built in memory (|f|) and main writes them all or none. */
 
-/* Writes text into a C comment, defusing comment delimiters. */
-static void put_comment_text(FILE *f, const char *s)
+static void put_upper(cg_buf *f, const char *s)
 {
     for (; *s; s++) {
-        if (s[0] == '*' && s[1] == '/') {
-            fputs("* /", f);
-            s++;
-        } else if (s[0] == '/' && s[1] == '*') {
-            fputs("/ *", f);
-            s++;
-        } else {
-            fputc(*s, f);
-        }
+        char c = (char)toupper((unsigned char)*s);
+
+        cg_buf_put(f, &c, 1);
     }
 }
 
 /* VT_<MACHINE>_ */
-static void put_prefix(FILE *f, const struct machine *m)
+static void put_prefix(cg_buf *f, const struct machine *m)
 {
-    fputs("VT_", f);
+    cg_buf_puts(f, "VT_");
     put_upper(f, m->name);
-    fputc('_', f);
+    cg_buf_puts(f, "_");
 }
 
-static void write_header(FILE *f, const struct machine *m)
+static void write_header(cg_buf *f, const struct machine *m)
 {
     const char *n = m->name;
 
-    fprintf(f, "/* Generated by vt-smgen from %s; do not edit. */\n", m->path);
-    fprintf(f,
-            "/* Machine `%s`: its states, events, guard and action hooks and\n"
-            " * step function. The rows are tried as spec/README.md, State machines,\n"
-            " * says; lib/include/ventra/sm.h has the generic runtime. */\n",
-            n);
-    fputs("#ifndef VT_SM_", f);
+    cg_buf_printf(f, "/* Generated by vt-smgen from %s; do not edit. */\n", m->path);
+    cg_buf_printf(
+        f,
+        "/* Machine `%s`: its states, events, guard and action hooks and\n"
+        " * step function. The rows are tried as spec/README.md, State machines,\n"
+        " * says; lib/include/ventra/sm.h has the generic runtime. */\n",
+        n);
+    cg_buf_puts(f, "#ifndef VT_SM_");
     put_upper(f, n);
-    fputs("_H\n#define VT_SM_", f);
+    cg_buf_puts(f, "_H\n#define VT_SM_");
     put_upper(f, n);
-    fputs("_H\n\n#include <stdbool.h>\n\n#include \"ventra/sm.h\"\n\n"
-          "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n",
-          f);
+    cg_buf_puts(f, "_H\n\n#include <stdbool.h>\n\n#include \"ventra/sm.h\"\n\n"
+                   "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
 
-    fputs("/* States, in table order; the first is the initial state. */\n"
-          "typedef enum {\n",
-          f);
+    cg_buf_puts(f, "/* States, in table order; the first is the initial state. */\n"
+                   "typedef enum {\n");
     for (int i = 0; i < m->states.n; i++) {
-        fputc('\t', f);
+        cg_buf_puts(f, "\t");
         put_prefix(f, m);
-        fprintf(f, "%s, /* ", m->states.v[i].text);
-        put_comment_text(f, m->states.v[i].meaning);
-        fputs(" */\n", f);
+        cg_buf_printf(f, "%s, /* ", m->states.v[i].text);
+        cg_buf_c_comment(f, m->states.v[i].meaning);
+        cg_buf_puts(f, " */\n");
     }
-    fputc('\t', f);
+    cg_buf_puts(f, "\t");
     put_prefix(f, m);
-    fprintf(f, "STATE_COUNT\n} vt_%s_state;\n\n#define ", n);
+    cg_buf_printf(f, "STATE_COUNT\n} vt_%s_state;\n\n#define ", n);
     put_prefix(f, m);
-    fputs("INITIAL ", f);
+    cg_buf_puts(f, "INITIAL ");
     put_prefix(f, m);
-    fprintf(f, "%s\n\n", m->states.v[0].text);
+    cg_buf_printf(f, "%s\n\n", m->states.v[0].text);
 
-    fputs("/* Events, in table order. */\ntypedef enum {\n", f);
+    cg_buf_puts(f, "/* Events, in table order. */\ntypedef enum {\n");
     for (int i = 0; i < m->events.n; i++) {
-        fputc('\t', f);
+        cg_buf_puts(f, "\t");
         put_prefix(f, m);
-        fprintf(f, "EV_%s, /* ", m->events.v[i].text);
-        put_comment_text(f, m->events.v[i].meaning);
-        fputs(" */\n", f);
+        cg_buf_printf(f, "EV_%s, /* ", m->events.v[i].text);
+        cg_buf_c_comment(f, m->events.v[i].meaning);
+        cg_buf_puts(f, " */\n");
     }
-    fputc('\t', f);
+    cg_buf_puts(f, "\t");
     put_prefix(f, m);
-    fprintf(f, "EVENT_COUNT\n} vt_%s_event;\n\n", n);
+    cg_buf_printf(f, "EVENT_COUNT\n} vt_%s_event;\n\n", n);
 
-    fprintf(f,
-            "/* The implementation's guards and actions, one per name used in the\n"
-            " * Transitions table, in order of first use. |ctx| is the step's ctx.\n"
-            " * A NULL guard counts as false (so `not name` holds); a NULL action does\n"
-            " * nothing. Leaving one NULL that the machine can reach is a bug. */\n"
-            "typedef struct vt_%s_ops {\n",
-            n);
+    cg_buf_printf(
+        f,
+        "/* The implementation's guards and actions, one per name used in the\n"
+        " * Transitions table, in order of first use. |ctx| is the step's ctx.\n"
+        " * A NULL guard counts as false (so `not name` holds); a NULL action does\n"
+        " * nothing. Leaving one NULL that the machine can reach is a bug. */\n"
+        "typedef struct vt_%s_ops {\n",
+        n);
     for (int i = 0; i < m->guards.n; i++)
-        fprintf(f, "\tbool (*guard_%s)(void *ctx);\n", m->guards.v[i].text);
+        cg_buf_printf(f, "\tbool (*guard_%s)(void *ctx);\n", m->guards.v[i].text);
     for (int i = 0; i < m->actions.n; i++)
-        fprintf(f, "\tvoid (*action_%s)(void *ctx);\n", m->actions.v[i].text);
+        cg_buf_printf(f, "\tvoid (*action_%s)(void *ctx);\n", m->actions.v[i].text);
     if (m->guards.n + m->actions.n == 0)
-        fputs("\tint unused; /* the machine has no guard and no action */\n", f);
-    fprintf(f, "} vt_%s_ops;\n\n", n);
+        cg_buf_puts(f, "\tint unused; /* the machine has no guard and no action */\n");
+    cg_buf_printf(f, "} vt_%s_ops;\n\n", n);
 
-    fputs("/* X-macros over the guard and action names, in ops order. */\n#define ", f);
+    cg_buf_puts(
+        f, "/* X-macros over the guard and action names, in ops order. */\n#define ");
     put_prefix(f, m);
-    fputs("GUARD_LIST(X)", f);
+    cg_buf_puts(f, "GUARD_LIST(X)");
     for (int i = 0; i < m->guards.n; i++)
-        fprintf(f, " \\\n\tX(%s)", m->guards.v[i].text);
-    fputs("\n#define ", f);
+        cg_buf_printf(f, " \\\n\tX(%s)", m->guards.v[i].text);
+    cg_buf_puts(f, "\n#define ");
     put_prefix(f, m);
-    fputs("ACTION_LIST(X)", f);
+    cg_buf_puts(f, "ACTION_LIST(X)");
     for (int i = 0; i < m->actions.n; i++)
-        fprintf(f, " \\\n\tX(%s)", m->actions.v[i].text);
-    fputs("\n\n", f);
+        cg_buf_printf(f, " \\\n\tX(%s)", m->actions.v[i].text);
+    cg_buf_puts(f, "\n\n");
 
-    fprintf(f,
-            "/* The state's or event's name as in the spec table; NULL when out of\n"
-            " * range. */\n"
-            "const char *vt_%s_state_name(vt_%s_state state);\n"
-            "const char *vt_%s_event_name(vt_%s_event event);\n\n"
-            "/* The machine as data, for trace checkers (lib/include/ventra/sm.h). */\n"
-            "const vt_sm_def *vt_%s_def(void);\n\n"
-            "/* Fires |event| in |*state|: tries the rows of (state, event) in table\n"
-            " * order, takes the first whose guard holds (calling ops' guards with\n"
-            " * |ctx|), runs its actions in order and sets *state to its Next.\n"
-            " * Returns false, leaving *state unchanged and running no action, when\n"
-            " * no row applies: the event is not allowed in that state. |ops| may be\n"
-            " * NULL (every guard false, every action a no-op). */\n"
-            "bool vt_%s_step(const vt_%s_ops *ops, void *ctx, vt_%s_state *state,\n"
-            "\t\tvt_%s_event event);\n\n",
-            n, n, n, n, n, n, n, n, n);
-    fputs("#ifdef __cplusplus\n}\n#endif\n\n#endif /* VT_SM_", f);
+    cg_buf_printf(
+        f,
+        "/* The state's or event's name as in the spec table; NULL when out of\n"
+        " * range. */\n"
+        "const char *vt_%s_state_name(vt_%s_state state);\n"
+        "const char *vt_%s_event_name(vt_%s_event event);\n\n"
+        "/* The machine as data, for trace checkers (lib/include/ventra/sm.h). */\n"
+        "const vt_sm_def *vt_%s_def(void);\n\n"
+        "/* Fires |event| in |*state|: tries the rows of (state, event) in table\n"
+        " * order, takes the first whose guard holds (calling ops' guards with\n"
+        " * |ctx|), runs its actions in order and sets *state to its Next.\n"
+        " * Returns false, leaving *state unchanged and running no action, when\n"
+        " * no row applies: the event is not allowed in that state. |ops| may be\n"
+        " * NULL (every guard false, every action a no-op). */\n"
+        "bool vt_%s_step(const vt_%s_ops *ops, void *ctx, vt_%s_state *state,\n"
+        "\t\tvt_%s_event event);\n\n",
+        n, n, n, n, n, n, n, n, n);
+    cg_buf_puts(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* VT_SM_");
     put_upper(f, n);
-    fputs("_H */\n", f);
+    cg_buf_puts(f, "_H */\n");
 }
 
-static void put_names(FILE *f, const char *var, const struct name_list *l)
+static void put_names(cg_buf *f, const char *var, const struct name_list *l)
 {
     if (l->n == 0)
         return;
-    fprintf(f, "static const char *const %s[%d] = {\n", var, l->n);
+    cg_buf_printf(f, "static const char *const %s[%d] = {\n", var, l->n);
     for (int i = 0; i < l->n; i++)
-        fprintf(f, "\t\"%s\",\n", l->v[i].text);
-    fputs("};\n\n", f);
+        cg_buf_printf(f, "\t\"%s\",\n", l->v[i].text);
+    cg_buf_puts(f, "};\n\n");
 }
 
-static void write_source(FILE *f, const struct machine *m, const char *header)
+static void write_source(cg_buf *f, const struct machine *m, const char *header)
 {
     const char *n = m->name;
 
-    fprintf(f, "/* Generated by vt-smgen from %s; do not edit. */\n", m->path);
-    fprintf(f,
-            "/* Machine `%s` as data, and its step function over the generic\n"
-            " * runtime of lib/src/sm.c. */\n",
-            n);
-    fprintf(f, "#include \"%s\"\n\n#include <stddef.h>\n#include <stdint.h>\n\n", header);
+    cg_buf_printf(f, "/* Generated by vt-smgen from %s; do not edit. */\n", m->path);
+    cg_buf_printf(f,
+                  "/* Machine `%s` as data, and its step function over the generic\n"
+                  " * runtime of lib/src/sm.c. */\n",
+                  n);
+    cg_buf_printf(f, "#include \"%s\"\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
+                  header);
 
     put_names(f, "state_names", &m->states);
     put_names(f, "event_names", &m->events);
     put_names(f, "guard_names", &m->guards);
     put_names(f, "action_names", &m->actions);
     if (m->raw_actions.n > 0) {
-        fprintf(f,
-                "/* The action lists of the rows, back to back. */\n"
-                "static const uint16_t row_actions[%d] = {",
-                m->raw_actions.n);
+        cg_buf_printf(f,
+                      "/* The action lists of the rows, back to back. */\n"
+                      "static const uint16_t row_actions[%d] = {",
+                      m->raw_actions.n);
         for (int i = 0; i < m->raw_actions.n; i++)
-            fprintf(f, "%s%d,", i % 16 == 0 ? "\n\t" : " ", m->row_actions[i]);
-        fputs("\n};\n\n", f);
+            cg_buf_printf(f, "%s%d,", i % 16 == 0 ? "\n\t" : " ", m->row_actions[i]);
+        cg_buf_puts(f, "\n};\n\n");
     }
 
-    fprintf(f,
-            "/* The Transitions table, row by row: state, event, guard, negated,\n"
-            " * first action, action count, next, spec line. */\n"
-            "static const vt_sm_row rows[%d] = {\n",
-            m->raw_n);
+    cg_buf_printf(f,
+                  "/* The Transitions table, row by row: state, event, guard, negated,\n"
+                  " * first action, action count, next, spec line. */\n"
+                  "static const vt_sm_row rows[%d] = {\n",
+                  m->raw_n);
     for (int i = 0; i < m->raw_n; i++) {
         const struct row *r = &m->rows[i];
 
-        fprintf(f, "\t/* line %d: %s %s ", r->line, m->states.v[r->state].text,
-                m->events.v[r->event].text);
+        cg_buf_printf(f, "\t/* line %d: %s %s ", r->line, m->states.v[r->state].text,
+                      m->events.v[r->event].text);
         if (r->guard >= 0)
-            fprintf(f, "[%s%s] ", r->negated ? "not " : "", m->guards.v[r->guard].text);
-        fprintf(f, "-> %s", m->states.v[r->next].text);
+            cg_buf_printf(f, "[%s%s] ", r->negated ? "not " : "",
+                          m->guards.v[r->guard].text);
+        cg_buf_printf(f, "-> %s", m->states.v[r->next].text);
         for (int k = 0; k < r->action_count; k++)
-            fprintf(f, "%s%s", k ? ", " : ": ",
-                    m->actions.v[m->row_actions[r->action_first + k]].text);
-        fputs(" */\n\t{ ", f);
+            cg_buf_printf(f, "%s%s", k ? ", " : ": ",
+                          m->actions.v[m->row_actions[r->action_first + k]].text);
+        cg_buf_puts(f, " */\n\t{ ");
         put_prefix(f, m);
-        fprintf(f, "%s, ", m->states.v[r->state].text);
+        cg_buf_printf(f, "%s, ", m->states.v[r->state].text);
         put_prefix(f, m);
-        fprintf(f, "EV_%s, ", m->events.v[r->event].text);
+        cg_buf_printf(f, "EV_%s, ", m->events.v[r->event].text);
         if (r->guard >= 0)
-            fprintf(f, "%d, %s, ", r->guard, r->negated ? "true" : "false");
+            cg_buf_printf(f, "%d, %s, ", r->guard, r->negated ? "true" : "false");
         else
-            fputs("VT_SM_NO_GUARD, false, ", f);
-        fprintf(f, "%d, %d, ", r->action_first, r->action_count);
+            cg_buf_puts(f, "VT_SM_NO_GUARD, false, ");
+        cg_buf_printf(f, "%d, %d, ", r->action_first, r->action_count);
         put_prefix(f, m);
-        fprintf(f, "%s, %d },\n", m->states.v[r->next].text, r->line);
+        cg_buf_printf(f, "%s, %d },\n", m->states.v[r->next].text, r->line);
     }
-    fputs("};\n\n", f);
+    cg_buf_puts(f, "};\n\n");
 
-    fprintf(f,
-            "static const vt_sm_def def = {\n"
-            "\t.name = \"%s\",\n\t.source = \"%s\",\n",
-            n, m->path);
-    fputs("\t.state_count = ", f);
+    cg_buf_printf(f,
+                  "static const vt_sm_def def = {\n"
+                  "\t.name = \"%s\",\n\t.source = \"%s\",\n",
+                  n, m->path);
+    cg_buf_puts(f, "\t.state_count = ");
     put_prefix(f, m);
-    fputs("STATE_COUNT,\n\t.event_count = ", f);
+    cg_buf_puts(f, "STATE_COUNT,\n\t.event_count = ");
     put_prefix(f, m);
-    fprintf(f,
-            "EVENT_COUNT,\n\t.guard_count = %d,\n\t.action_count = %d,\n"
-            "\t.row_count = %d,\n",
-            m->guards.n, m->actions.n, m->raw_n);
-    fputs("\t.state_names = state_names,\n\t.event_names = event_names,\n", f);
-    fprintf(f, "\t.guard_names = %s,\n", m->guards.n ? "guard_names" : "NULL");
-    fprintf(f, "\t.action_names = %s,\n", m->actions.n ? "action_names" : "NULL");
-    fprintf(f, "\t.rows = rows,\n\t.row_actions = %s,\n};\n\n",
-            m->raw_actions.n ? "row_actions" : "NULL");
+    cg_buf_printf(f,
+                  "EVENT_COUNT,\n\t.guard_count = %d,\n\t.action_count = %d,\n"
+                  "\t.row_count = %d,\n",
+                  m->guards.n, m->actions.n, m->raw_n);
+    cg_buf_puts(f, "\t.state_names = state_names,\n\t.event_names = event_names,\n");
+    cg_buf_printf(f, "\t.guard_names = %s,\n", m->guards.n ? "guard_names" : "NULL");
+    cg_buf_printf(f, "\t.action_names = %s,\n", m->actions.n ? "action_names" : "NULL");
+    cg_buf_printf(f, "\t.rows = rows,\n\t.row_actions = %s,\n};\n\n",
+                  m->raw_actions.n ? "row_actions" : "NULL");
 
-    fprintf(f,
-            "const char *vt_%s_state_name(vt_%s_state state)\n{\n"
-            "\treturn (unsigned)state < (unsigned)",
-            n, n);
+    cg_buf_printf(f,
+                  "const char *vt_%s_state_name(vt_%s_state state)\n{\n"
+                  "\treturn (unsigned)state < (unsigned)",
+                  n, n);
     put_prefix(f, m);
-    fputs("STATE_COUNT ? state_names[state] : NULL;\n}\n\n", f);
-    fprintf(f,
-            "const char *vt_%s_event_name(vt_%s_event event)\n{\n"
-            "\treturn (unsigned)event < (unsigned)",
-            n, n);
+    cg_buf_puts(f, "STATE_COUNT ? state_names[state] : NULL;\n}\n\n");
+    cg_buf_printf(f,
+                  "const char *vt_%s_event_name(vt_%s_event event)\n{\n"
+                  "\treturn (unsigned)event < (unsigned)",
+                  n, n);
     put_prefix(f, m);
-    fputs("EVENT_COUNT ? event_names[event] : NULL;\n}\n\n", f);
-    fprintf(f, "const vt_sm_def *vt_%s_def(void)\n{\n\treturn &def;\n}\n\n", n);
+    cg_buf_puts(f, "EVENT_COUNT ? event_names[event] : NULL;\n}\n\n");
+    cg_buf_printf(f, "const vt_sm_def *vt_%s_def(void)\n{\n\treturn &def;\n}\n\n", n);
 
-    fprintf(f,
-            "bool vt_%s_step(const vt_%s_ops *ops, void *ctx, vt_%s_state *state,\n"
-            "\t\tvt_%s_event event)\n{\n"
-            "\tstatic const vt_%s_ops no_ops;\n\tunsigned s;\n\n"
-            "\tif (state == NULL)\n\t\treturn false;\n"
-            "\tif (ops == NULL)\n\t\tops = &no_ops;\n",
-            n, n, n, n, n);
+    cg_buf_printf(f,
+                  "bool vt_%s_step(const vt_%s_ops *ops, void *ctx, vt_%s_state *state,\n"
+                  "\t\tvt_%s_event event)\n{\n"
+                  "\tstatic const vt_%s_ops no_ops;\n\tunsigned s;\n\n"
+                  "\tif (state == NULL)\n\t\treturn false;\n"
+                  "\tif (ops == NULL)\n\t\tops = &no_ops;\n",
+                  n, n, n, n, n);
     if (m->guards.n > 0) {
-        fprintf(f, "\tconst vt_sm_guard_fn guards[%d] = {\n", m->guards.n);
+        cg_buf_printf(f, "\tconst vt_sm_guard_fn guards[%d] = {\n", m->guards.n);
         for (int i = 0; i < m->guards.n; i++)
-            fprintf(f, "\t\tops->guard_%s,\n", m->guards.v[i].text);
-        fputs("\t};\n", f);
+            cg_buf_printf(f, "\t\tops->guard_%s,\n", m->guards.v[i].text);
+        cg_buf_puts(f, "\t};\n");
     }
     if (m->actions.n > 0) {
-        fprintf(f, "\tconst vt_sm_action_fn actions[%d] = {\n", m->actions.n);
+        cg_buf_printf(f, "\tconst vt_sm_action_fn actions[%d] = {\n", m->actions.n);
         for (int i = 0; i < m->actions.n; i++)
-            fprintf(f, "\t\tops->action_%s,\n", m->actions.v[i].text);
-        fputs("\t};\n", f);
+            cg_buf_printf(f, "\t\tops->action_%s,\n", m->actions.v[i].text);
+        cg_buf_puts(f, "\t};\n");
     }
-    fprintf(f,
-            "\n\ts = (unsigned)*state;\n"
-            "\tif (!vt_sm_step(&def, %s, %s, ctx, &s, (unsigned)event))\n"
-            "\t\treturn false;\n"
-            "\t*state = (vt_%s_state)s;\n\treturn true;\n}\n",
-            m->guards.n ? "guards" : "NULL", m->actions.n ? "actions" : "NULL", n);
+    cg_buf_printf(f,
+                  "\n\ts = (unsigned)*state;\n"
+                  "\tif (!vt_sm_step(&def, %s, %s, ctx, &s, (unsigned)event))\n"
+                  "\t\treturn false;\n"
+                  "\t*state = (vt_%s_state)s;\n\treturn true;\n}\n",
+                  m->guards.n ? "guards" : "NULL", m->actions.n ? "actions" : "NULL", n);
     if (m->guards.n + m->actions.n == 0)
-        fputs("/* (ops is unused: the machine has no guard and no action) */\n", f);
+        cg_buf_puts(f, "/* (ops is unused: the machine has no guard and no action) */\n");
 }
 
-static int write_file(const char *dir, const char *name, const struct machine *m,
-                      bool header)
-{
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *path = xrealloc(NULL, len);
-    char *hname = NULL;
-    FILE *f;
-    int rc = 2;
-
-    snprintf(path, len, "%s/%s", dir, name);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, "vt-smgen: %s: %s\n", path, strerror(errno));
-        goto out;
-    }
-    if (header) {
-        write_header(f, m);
-    } else {
-        size_t hl = strlen(m->name) + 12;
-
-        hname = xrealloc(NULL, hl);
-        snprintf(hname, hl, "vt_sm_%s.h", m->name);
-        write_source(f, m, hname);
-    }
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "vt-smgen: %s: write failed\n", path);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(hname);
-    free(path);
-    return rc;
-}
-
+/* Reads |path| whole; NULL with errno set when it cannot be read or holds
+ * a NUL byte (EINVAL), which no Markdown spec does. */
 static char *read_all(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
+    char *buf;
+    size_t n = 0;
+    int e;
 
     if (f == NULL)
         return NULL;
-    for (;;) {
-        size_t got;
-
-        if (cap - n < 4096) {
-            cap = cap ? 2 * cap : 16384;
-            buf = xrealloc(buf, cap + 1);
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
+    buf = cg_read_stream(f, &n);
+    e = errno;
     fclose(f);
-    if (memchr(buf, '\0', n) != NULL) {
+    errno = e;
+    if (buf != NULL && memchr(buf, '\0', n) != NULL) {
         free(buf);
+        buf = NULL;
         errno = EINVAL;
-        return NULL;
     }
-    buf[n] = '\0';
     return buf;
 }
 
@@ -1008,6 +926,7 @@ int main(int argc, char **argv)
     struct machine *ms;
     int nm, rc = 0;
 
+    cg_tool = "vt-smgen";
     if (argc < 3) {
         fprintf(stderr, "usage: vt-smgen OUTDIR file.md...\n");
         return 2;
@@ -1040,18 +959,34 @@ int main(int argc, char **argv)
             rc = 1;
     }
 
-    /* Write nothing unless everything is valid. */
-    for (int i = 0; i < nm && rc == 0; i++) {
-        size_t len = strlen(ms[i].name) + 12;
-        char *name = xrealloc(NULL, len);
+    /* Write nothing unless everything is valid; then all files or none. */
+    if (rc == 0) {
+        cg_buf *bufs = cg_xcalloc(2 * (size_t)nm * sizeof(*bufs));
+        cg_buf **bufp = cg_xmalloc(2 * (size_t)nm * sizeof(*bufp));
+        char **names = cg_xmalloc(2 * (size_t)nm * sizeof(*names));
 
-        snprintf(name, len, "vt_sm_%s.h", ms[i].name);
-        rc = write_file(argv[1], name, &ms[i], true);
-        if (rc == 0) {
-            snprintf(name, len, "vt_sm_%s.c", ms[i].name);
-            rc = write_file(argv[1], name, &ms[i], false);
+        for (int i = 0; i < nm; i++) {
+            cg_buf h = {0}, c = {0};
+
+            cg_buf_printf(&h, "vt_sm_%s.h", ms[i].name);
+            cg_buf_printf(&c, "vt_sm_%s.c", ms[i].name);
+            names[2 * i] = h.data;
+            names[2 * i + 1] = c.data;
+            write_header(&bufs[2 * i], &ms[i]);
+            write_source(&bufs[2 * i + 1], &ms[i], names[2 * i]);
+            bufp[2 * i] = &bufs[2 * i];
+            bufp[2 * i + 1] = &bufs[2 * i + 1];
         }
-        free(name);
+        if (cg_write_outputs(argv[1], 2 * (size_t)nm, (const char *const *)names, bufp) !=
+            0)
+            rc = 2;
+        for (int i = 0; i < 2 * nm; i++) {
+            cg_buf_free(&bufs[i]);
+            free(names[i]);
+        }
+        free(names);
+        free(bufp);
+        free(bufs);
     }
 
     for (int i = 0; i < nm; i++)

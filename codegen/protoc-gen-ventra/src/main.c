@@ -10,33 +10,6 @@
 
 #include "pgv.h"
 
-static uint8_t *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16;
-    size_t n = 0;
-    uint8_t *data = malloc(cap);
-    while (data != NULL) {
-        size_t got = fread(data + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            if (ferror(f)) {
-                free(data);
-                return NULL;
-            }
-            break;
-        }
-        cap *= 2;
-        uint8_t *nd = realloc(data, cap);
-        if (nd == NULL) {
-            free(data);
-            return NULL;
-        }
-        data = nd;
-    }
-    *len = n;
-    return data;
-}
-
 /* Parameters: comma-separated key=value pairs. */
 static void parse_parameter(pgv_model *m, const char *param)
 {
@@ -75,7 +48,7 @@ static void derive_source_root(pgv_model *m)
     }
 }
 
-void pgv_outs_add(pgv_outs *o, const char *name, const pgv_buf *b)
+void pgv_outs_add(pgv_outs *o, const char *name, cg_buf *b)
 {
     if (o->n == sizeof(o->items) / sizeof(o->items[0])) {
         fputs("protoc-gen-ventra: too many outputs\n", stderr);
@@ -84,6 +57,7 @@ void pgv_outs_add(pgv_outs *o, const char *name, const pgv_buf *b)
     o->items[o->n].name = name;
     o->items[o->n].content = pgv_buf_str(b);
     o->n++;
+    cg_buf_free(b);
 }
 
 int main(void)
@@ -92,12 +66,16 @@ int main(void)
     Google__Protobuf__Compiler__CodeGeneratorRequest *req = NULL;
     uint8_t *out = NULL;
     size_t len = 0;
-    uint8_t *in = read_all(stdin, &len);
+    pgv_model m = {0};
+    pgv_outs outs = {0};
+    cg_tool = "protoc-gen-ventra";
+    char *in = cg_read_stream(stdin, &len);
     if (in == NULL) {
         fputs("protoc-gen-ventra: cannot read the request from stdin\n", stderr);
         goto out;
     }
-    req = google__protobuf__compiler__code_generator_request__unpack(NULL, len, in);
+    req = google__protobuf__compiler__code_generator_request__unpack(NULL, len,
+                                                                     (const uint8_t *)in);
     free(in);
     if (req == NULL) {
         fputs("protoc-gen-ventra: stdin is not a CodeGeneratorRequest (run me from "
@@ -106,8 +84,6 @@ int main(void)
         goto out;
     }
 
-    pgv_model m = {0};
-    pgv_outs outs = {0};
     parse_parameter(&m, req->parameter);
     if (m.options_dir == NULL) {
         pgv_error(&m,
@@ -167,6 +143,7 @@ out:
     if (req != NULL) {
         google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
     }
+    cg_buf_free(&m.errors);
     pgv_arena_free();
     return rc;
 }

@@ -24,16 +24,9 @@ void pgv_error(pgv_model *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    va_list ap2;
-    va_copy(ap2, ap);
-    char tmp[1];
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap2);
-    va_end(ap2);
-    char *s = pgv_alloc(n > 0 ? (size_t)n + 1 : 1);
-    vsnprintf(s, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+    cg_buf_vprintf(&m->errors, fmt, ap);
     va_end(ap);
-    pgv_buf_puts(&m->errors, s);
-    pgv_buf_puts(&m->errors, "\n");
+    cg_buf_puts(&m->errors, "\n");
 }
 
 static const char *strip_dot(const char *type_name)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cg.h"
 #include "google/protobuf/compiler/plugin.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
@@ -31,28 +32,17 @@ typedef Google__Protobuf__FieldDescriptorProto pgv_field_desc;
 
 /* Every allocation of the plugin lives until pgv_arena_free(): the process
  * is short-lived, and one owner keeps sanitizer builds leak-free. Allocation
- * failure ends the process (this is a build tool, not library code). */
+ * failure ends the process (this is a build tool, not library code). The
+ * output buffers are codegen/common's cg_buf (cg.h), outside the arena:
+ * whoever fills one releases it (pgv_outs_add does for the emitters). */
 void *pgv_alloc(size_t n);
 char *pgv_strdup(const char *s);
 char *pgv_strndup(const char *s, size_t n);
 char *pgv_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pgv_arena_free(void);
 
-typedef struct pgv_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-} pgv_buf;
-
-void pgv_buf_puts(pgv_buf *b, const char *s);
-void pgv_buf_printf(pgv_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Appends |s| as the body of a C string literal (quotes not included). */
-void pgv_buf_c_string(pgv_buf *b, const char *s);
-/* Appends |s| so it can sit inside a C block comment. */
-void pgv_buf_c_comment(pgv_buf *b, const char *s);
 /* NUL-terminated copy of the buffer's contents, in the arena. */
-char *pgv_buf_str(const pgv_buf *b);
+char *pgv_buf_str(const cg_buf *b);
 
 /* Name conversions. */
 char *pgv_snake(const char *camel);      /* GetServerInfo -> get_server_info */
@@ -143,7 +133,7 @@ typedef struct pgv_model {
     size_t n_options_used;
     char **options_skipped; /* .options files whose .proto is not loaded */
     size_t n_options_skipped;
-    pgv_buf errors; /* one line per problem; empty = success */
+    cg_buf errors; /* one line per problem; empty = success */
 } pgv_model;
 
 void pgv_error(pgv_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -175,7 +165,9 @@ typedef struct pgv_outs {
     size_t n;
 } pgv_outs;
 
-void pgv_outs_add(pgv_outs *o, const char *name, const pgv_buf *b);
+/* Adds output |name| with |b|'s contents (copied into the arena) and
+ * releases |b|. */
+void pgv_outs_add(pgv_outs *o, const char *name, cg_buf *b);
 void pgv_emit_catalogue(const pgv_model *m, pgv_outs *o);
 void pgv_emit_errors(const pgv_model *m, pgv_outs *o);
 void pgv_emit_limits(const pgv_model *m, pgv_outs *o);

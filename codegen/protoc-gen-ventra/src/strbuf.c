@@ -1,6 +1,6 @@
-/* protoc-gen-ventra: the arena, the output buffer and the name conversions
- * (protobuf-c's and nanopb's C naming rules, so generated code can name the
- * codecs' types, descriptors and members). */
+/* protoc-gen-ventra: the arena and the name conversions (protobuf-c's and
+ * nanopb's C naming rules, so generated code can name the codecs' types,
+ * descriptors and members); the output buffer is codegen/common's cg_buf. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,18 +16,9 @@ typedef struct arena_block {
 
 static arena_block *arena;
 
-static void out_of_memory(void)
-{
-    fputs("protoc-gen-ventra: out of memory\n", stderr);
-    exit(1);
-}
-
 void *pgv_alloc(size_t n)
 {
-    arena_block *b = calloc(1, sizeof(*b) + n + 1);
-    if (b == NULL) {
-        out_of_memory();
-    }
+    arena_block *b = cg_xcalloc(sizeof(*b) + n + 1);
     b->next = arena;
     arena = b;
     return b->data;
@@ -55,99 +46,19 @@ char *pgv_strdup(const char *s)
     return pgv_strndup(s, strlen(s));
 }
 
-static char *vprintf_arena(const char *fmt, va_list ap)
-{
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (n < 0) {
-        out_of_memory();
-    }
-    char *s = pgv_alloc((size_t)n + 1);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    return s;
-}
-
 char *pgv_printf(const char *fmt, ...)
 {
+    cg_buf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    char *s = vprintf_arena(fmt, ap);
+    cg_buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    char *s = pgv_buf_str(&b);
+    cg_buf_free(&b);
     return s;
 }
 
-static void buf_reserve(pgv_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap) {
-        return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) {
-        cap *= 2;
-    }
-    /* The old block stays in the arena; generated files are small. */
-    char *d = pgv_alloc(cap);
-    if (b->len) {
-        memcpy(d, b->data, b->len);
-    }
-    b->data = d;
-    b->cap = cap;
-}
-
-void pgv_buf_puts(pgv_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void pgv_buf_printf(pgv_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = vprintf_arena(fmt, ap);
-    va_end(ap);
-    pgv_buf_puts(b, s);
-}
-
-void pgv_buf_c_string(pgv_buf *b, const char *s)
-{
-    char tmp[8];
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            tmp[0] = '\\';
-            tmp[1] = (char)*p;
-            tmp[2] = '\0';
-        } else if (*p == '?' && p[1] == '?') {
-            /* No trigraphs: ISO C17 still translates "??x". */
-            strcpy(tmp, "?\\");
-        } else if (*p < 0x20 || *p >= 0x7f) {
-            snprintf(tmp, sizeof(tmp), "\\%03o", *p);
-        } else {
-            tmp[0] = (char)*p;
-            tmp[1] = '\0';
-        }
-        pgv_buf_puts(b, tmp);
-    }
-}
-
-void pgv_buf_c_comment(pgv_buf *b, const char *s)
-{
-    char tmp[2] = {0, 0};
-    for (const char *p = s; *p; p++) {
-        tmp[0] = *p;
-        pgv_buf_puts(b, tmp);
-        if (p[0] == '*' && p[1] == '/') {
-            pgv_buf_puts(b, " ");
-        }
-    }
-}
-
-char *pgv_buf_str(const pgv_buf *b)
+char *pgv_buf_str(const cg_buf *b)
 {
     return pgv_strndup(b->len ? b->data : "", b->len);
 }
@@ -186,7 +97,7 @@ char *pgv_upper(const char *s)
 
 /* protobuf-c's CamelToLower: an underscore before an upper-case letter that
  * follows a non-upper-case one, then lower case. */
-static void pbc_camel_to_lower(pgv_buf *b, const char *s, size_t n, bool upper)
+static void pbc_camel_to_lower(cg_buf *b, const char *s, size_t n, bool upper)
 {
     bool was_upper = true;
     char tmp[3];
@@ -199,14 +110,14 @@ static void pbc_camel_to_lower(pgv_buf *b, const char *s, size_t n, bool upper)
         int c = (unsigned char)s[i];
         tmp[t++] = (char)(upper ? toupper(c) : tolower(c));
         tmp[t] = '\0';
-        pgv_buf_puts(b, tmp);
+        cg_buf_puts(b, tmp);
         was_upper = is_upper;
     }
 }
 
 static char *pbc_join(const char *full, int mode)
 {
-    pgv_buf b = {0};
+    cg_buf b = {0};
     const char *p = full;
     bool first = true;
     while (*p) {
@@ -214,7 +125,7 @@ static char *pbc_join(const char *full, int mode)
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         if (n > 0) {
             if (!first) {
-                pgv_buf_puts(&b, "__");
+                cg_buf_puts(&b, "__");
             }
             first = false;
             if (mode == 0) {
@@ -229,7 +140,7 @@ static char *pbc_join(const char *full, int mode)
                     }
                     tmp[0] = cap ? (char)toupper((unsigned char)p[i]) : p[i];
                     cap = false;
-                    pgv_buf_puts(&b, tmp);
+                    cg_buf_puts(&b, tmp);
                 }
             } else {
                 pbc_camel_to_lower(&b, p, n, mode == 2);
@@ -240,7 +151,9 @@ static char *pbc_join(const char *full, int mode)
             p++;
         }
     }
-    return pgv_buf_str(&b);
+    char *s = pgv_buf_str(&b);
+    cg_buf_free(&b);
+    return s;
 }
 
 char *pgv_pbc_type(const char *full)
@@ -359,7 +272,7 @@ char *pgv_nanopb_type(const char *full)
 
 char *pgv_comment_line(const char *comment)
 {
-    pgv_buf b = {0};
+    cg_buf b = {0};
     const char *p = comment ? comment : "";
     while (*p) {
         while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
@@ -375,13 +288,15 @@ char *pgv_comment_line(const char *comment)
         }
         if (last > p) {
             if (b.len) {
-                pgv_buf_puts(&b, " ");
+                cg_buf_puts(&b, " ");
             }
-            pgv_buf_puts(&b, pgv_strndup(p, (size_t)(last - p)));
+            cg_buf_put(&b, p, (size_t)(last - p));
         }
         p = end;
     }
-    return pgv_buf_str(&b);
+    char *s = pgv_buf_str(&b);
+    cg_buf_free(&b);
+    return s;
 }
 
 char *pgv_first_sentence(const char *line)
