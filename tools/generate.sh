@@ -37,3 +37,7 @@ mkdir -p "$G/pbc" "$G/nanopb" "$G/rpc" "$G/state" "$G/spec"
 # are never the only witness of their own vectors.
 "$PYTHON3" conformance/tools/make-wire-vectors.py \
 	--protoc "$PROTOC" --schemas schemas --out conformance/vectors/wire
+
+# Crypto vectors: written by the independent Python oracle from
+# spec/crypto.md; the C implementation is checked against them.
+"$PYTHON3" conformance/oracle/ventra_oracle.py generate conformance/vectors/crypto
