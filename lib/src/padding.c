@@ -4,46 +4,19 @@
 
 #include "ventra/session.h"
 #include "vt_constants.h"
+#include "varint_int.h"
 
 #define PADDING_FIELD 15u
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
 
 size_t vt_content_padding_len(size_t b)
 {
     if (b > 0 && b % VT_PADDING_BLOCK == 0)
         return 0;
-    /* CRYPTO-130: the smallest p >= 1 with B + 1 + varint_len(p) + p a
+    /* CRYPTO-130: the smallest p >= 1 with B + 1 + vt_varint_len(p) + p a
      * multiple of PADDING_BLOCK; found within two blocks (p <= 287). */
     for (size_t p = 1;; p++)
-        if ((b + 1 + varint_len(p) + p) % VT_PADDING_BLOCK == 0)
+        if ((b + 1 + vt_varint_len(p) + p) % VT_PADDING_BLOCK == 0)
             return p;
-}
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (*p >= end)
-            return false;
-        uint8_t b = *(*p)++;
-        if (shift == 63 && b > 1)
-            return false;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
 }
 
 /* Copies every top-level field except field 15 from |in| to |out|. */
@@ -55,11 +28,11 @@ static vt_err strip(uint8_t *out, size_t cap, size_t *out_len, const uint8_t *in
     while (p < end) {
         const uint8_t *start = p;
         uint64_t key, v;
-        if (!get_varint(&p, end, &key) || key >> 3 == 0)
+        if (!vt_varint_get(&p, end, &key) || key >> 3 == 0)
             return VT_ERR_INVALID_ARGUMENT;
         switch (key & 7) {
         case 0:
-            if (!get_varint(&p, end, &v))
+            if (!vt_varint_get(&p, end, &v))
                 return VT_ERR_INVALID_ARGUMENT;
             break;
         case 1:
@@ -73,7 +46,7 @@ static vt_err strip(uint8_t *out, size_t cap, size_t *out_len, const uint8_t *in
             p += 4;
             break;
         case 2:
-            if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+            if (!vt_varint_get(&p, end, &v) || v > (uint64_t)(end - p))
                 return VT_ERR_INVALID_ARGUMENT;
             p += v;
             break;
@@ -105,7 +78,7 @@ vt_err vt_content_pad(uint8_t *out, size_t cap, size_t *out_len, const uint8_t *
         return rc;
     size_t p = vt_content_padding_len(b);
     if (p > 0) {
-        size_t extra = 1 + varint_len(p) + p;
+        size_t extra = 1 + vt_varint_len(p) + p;
         if (cap - b < extra)
             return VT_ERR_BUFFER_TOO_SMALL;
         uint8_t *q = out + b;

@@ -98,14 +98,19 @@ vt_err vt_transcript_register(uint8_t *out, size_t cap, size_t *out_len,
     return build(out, cap, out_len, parts, sizeof parts / sizeof parts[0]);
 }
 
-vt_err vt_transcript_login(uint8_t *out, size_t cap, size_t *out_len,
-                           const uint8_t server_key[32], const uint8_t *nonce, size_t nonce_len,
-                           const char *username, uint32_t device_id)
+/* Login and account deletion sign the same fields under different labels
+ * (spec/auth.md): label || 00 || lp(server_key) || lp(nonce) ||
+ * lp(username) || u32be(device_id). */
+static vt_err nonce_device_transcript(uint8_t *out, size_t cap, size_t *out_len,
+                                      const char *label, size_t label_len,
+                                      const uint8_t server_key[32], const uint8_t *nonce,
+                                      size_t nonce_len, const char *username,
+                                      uint32_t device_id)
 {
     if (server_key == NULL || (nonce == NULL && nonce_len > 0) || username == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     const part parts[] = {
-        RAW(VT_LABEL_LOGIN, VT_LABEL_LOGIN_LEN),
+        RAW(label, label_len),
         RAW(zero_byte, 1),
         LP(server_key, VT_KEY_LEN),
         LP(nonce, nonce_len),
@@ -113,6 +118,14 @@ vt_err vt_transcript_login(uint8_t *out, size_t cap, size_t *out_len,
         U32(device_id),
     };
     return build(out, cap, out_len, parts, sizeof parts / sizeof parts[0]);
+}
+
+vt_err vt_transcript_login(uint8_t *out, size_t cap, size_t *out_len,
+                           const uint8_t server_key[32], const uint8_t *nonce, size_t nonce_len,
+                           const char *username, uint32_t device_id)
+{
+    return nonce_device_transcript(out, cap, out_len, VT_LABEL_LOGIN, VT_LABEL_LOGIN_LEN,
+                                   server_key, nonce, nonce_len, username, device_id);
 }
 
 vt_err vt_transcript_link(uint8_t *out, size_t cap, size_t *out_len,
@@ -136,17 +149,9 @@ vt_err vt_transcript_delete_account(uint8_t *out, size_t cap, size_t *out_len,
                                     const uint8_t server_key[32], const uint8_t *nonce,
                                     size_t nonce_len, const char *username, uint32_t device_id)
 {
-    if (server_key == NULL || (nonce == NULL && nonce_len > 0) || username == NULL)
-        return VT_ERR_INVALID_ARGUMENT;
-    const part parts[] = {
-        RAW(VT_LABEL_DELETE_ACCOUNT, VT_LABEL_DELETE_ACCOUNT_LEN),
-        RAW(zero_byte, 1),
-        LP(server_key, VT_KEY_LEN),
-        LP(nonce, nonce_len),
-        LP(username, strlen(username)),
-        U32(device_id),
-    };
-    return build(out, cap, out_len, parts, sizeof parts / sizeof parts[0]);
+    return nonce_device_transcript(out, cap, out_len, VT_LABEL_DELETE_ACCOUNT,
+                                   VT_LABEL_DELETE_ACCOUNT_LEN, server_key, nonce, nonce_len,
+                                   username, device_id);
 }
 
 /* spec/crypto.md CRYPTO-21: label || 00 || u32be(id) || lp(public_key); no

@@ -8,6 +8,7 @@
 
 #include "ventra/crypto.h"
 #include "vt_constants.h"
+#include "varint_int.h"
 
 static const uint8_t ZERO32[32];
 
@@ -249,26 +250,6 @@ out:
 
 /* ---- PrekeyMessage codec (proto3 wire format, e2e.proto) ---- */
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 vt_err vt_prekey_message_encode(uint8_t *out, size_t cap, size_t *out_len,
                                 const vt_x3dh_fields *x3dh, const uint8_t *message,
                                 size_t message_len)
@@ -284,9 +265,9 @@ vt_err vt_prekey_message_encode(uint8_t *out, size_t cap, size_t *out_len,
     size_t need = 2 * (2 + 32);
     for (int i = 0; i < 3; i++)
         if (ids[i] != 0)
-            need += 1 + varint_len(ids[i]);
+            need += 1 + vt_varint_len(ids[i]);
     if (message_len > 0)
-        need += 1 + varint_len(message_len) + message_len;
+        need += 1 + vt_varint_len(message_len) + message_len;
     if (cap < need)
         return VT_ERR_BUFFER_TOO_SMALL;
     uint8_t *p = out;
@@ -301,35 +282,17 @@ vt_err vt_prekey_message_encode(uint8_t *out, size_t cap, size_t *out_len,
     for (int i = 0; i < 3; i++) {
         if (ids[i] != 0) {
             *p++ = (uint8_t)((3 + i) << 3); /* 3..5, varint */
-            p = put_varint(p, ids[i]);
+            p = vt_varint_put(p, ids[i]);
         }
     }
     if (message_len > 0) {
         *p++ = 0x32; /* 6: message */
-        p = put_varint(p, message_len);
+        p = vt_varint_put(p, message_len);
         memcpy(p, message, message_len);
         p += message_len;
     }
     *out_len = (size_t)(p - out);
     return VT_OK;
-}
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (*p >= end)
-            return false;
-        uint8_t b = *(*p)++;
-        if (shift == 63 && b > 1)
-            return false; /* more than 64 bits */
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
 }
 
 vt_err vt_prekey_message_decode(vt_prekey_message *pm, const uint8_t *in, size_t len)
@@ -341,14 +304,14 @@ vt_err vt_prekey_message_decode(vt_prekey_message *pm, const uint8_t *in, size_t
     const uint8_t *p = in, *end = in + len;
     while (p < end) {
         uint64_t key, v = 0;
-        if (!get_varint(&p, end, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX >> 3)
+        if (!vt_varint_get(&p, end, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX >> 3)
             return VT_ERR_INVALID_ARGUMENT;
         uint32_t field = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
         const uint8_t *bytes = NULL;
         size_t blen = 0;
         switch (wt) {
         case 0:
-            if (!get_varint(&p, end, &v))
+            if (!vt_varint_get(&p, end, &v))
                 return VT_ERR_INVALID_ARGUMENT;
             break;
         case 1:
@@ -360,7 +323,7 @@ vt_err vt_prekey_message_decode(vt_prekey_message *pm, const uint8_t *in, size_t
             break;
         }
         case 2:
-            if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+            if (!vt_varint_get(&p, end, &v) || v > (uint64_t)(end - p))
                 return VT_ERR_INVALID_ARGUMENT;
             bytes = p;
             blen = (size_t)v;
