@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "vt_constants.h"
+
 vt_err vt_prekey_generate(vt_prekey *out, uint32_t id)
 {
     if (out == NULL)
@@ -91,4 +93,92 @@ vt_err vt_bundle_verify(const vt_bundle *b)
         return vt_prekey_signature_verify(b->identity_key, true, b->last_resort_id,
                                           b->last_resort, b->last_resort_sig); /* CRYPTO-48 */
     return VT_OK;
+}
+
+void vt_prekey_ring_init(vt_prekey_ring *ring, bool last_resort)
+{
+    memset(ring, 0, sizeof(*ring));
+    ring->last_resort = last_resort;
+}
+
+bool vt_prekey_ring_rotation_due(const vt_prekey_ring *ring, uint64_t now)
+{
+    /* spec/crypto.md CRYPTO-22 */
+    return !ring->has_current || now < ring->current_since ||
+           now - ring->current_since >= VT_SIGNED_PREKEY_ROTATION_S;
+}
+
+vt_err vt_prekey_ring_rotate(vt_prekey_ring *ring, const vt_identity *id, uint32_t new_id,
+                             uint64_t now)
+{
+    vt_signed_prekey fresh;
+
+    if (ring == NULL || id == NULL || new_id == 0 || vt_prekey_ring_find(ring, new_id))
+        return VT_ERR_INVALID_ARGUMENT; /* CRYPTO-20, CRYPTO-27 */
+    /* A replaced key may only go once its grace period is over (CRYPTO-23):
+     * with no room left, refuse rather than drop one early. */
+    if (ring->has_current && ring->old_count == VT_PREKEY_RING_MAX)
+        return VT_ERR_LIMIT_EXCEEDED;
+    vt_err err = vt_signed_prekey_generate(&fresh, id, new_id, ring->last_resort);
+    if (err != VT_OK)
+        return err;
+    if (ring->has_current) {
+        vt_prekey_ring_entry *e = &ring->old[ring->old_count++];
+        e->key = ring->current;
+        e->replaced_at = 0;
+    }
+    ring->current = fresh;
+    ring->current_since = now;
+    ring->has_current = true;
+    vt_wipe(&fresh, sizeof(fresh));
+    return VT_OK;
+}
+
+void vt_prekey_ring_mark_uploaded(vt_prekey_ring *ring, uint64_t now)
+{
+    for (size_t i = 0; i < ring->old_count; i++) {
+        if (ring->old[i].replaced_at == 0)
+            ring->old[i].replaced_at = now;
+    }
+}
+
+const vt_signed_prekey *vt_prekey_ring_find(const vt_prekey_ring *ring, uint32_t prekey_id)
+{
+    if (ring->has_current && ring->current.key.id == prekey_id)
+        return &ring->current;
+    for (size_t i = 0; i < ring->old_count; i++) {
+        if (ring->old[i].key.key.id == prekey_id)
+            return &ring->old[i].key;
+    }
+    return NULL;
+}
+
+size_t vt_prekey_ring_expire(vt_prekey_ring *ring, uint64_t now, uint64_t queue_drained_at)
+{
+    size_t kept = 0, deleted = 0;
+
+    for (size_t i = 0; i < ring->old_count; i++) {
+        vt_prekey_ring_entry *e = &ring->old[i];
+        uint64_t grace_end = e->replaced_at + VT_SIGNED_PREKEY_GRACE_S;
+        /* spec/crypto.md CRYPTO-23, CRYPTO-24: past the grace period, and a
+         * drained queue since, so no message made from it can still wait. */
+        if (e->replaced_at != 0 && now >= grace_end && queue_drained_at >= grace_end) {
+            deleted++;
+            continue;
+        }
+        if (kept != i)
+            ring->old[kept] = *e;
+        kept++;
+    }
+    /* Wipe the slots the survivors moved out of and the deleted keys. */
+    for (size_t i = kept; i < ring->old_count; i++)
+        vt_wipe(&ring->old[i], sizeof(ring->old[i]));
+    ring->old_count = kept;
+    return deleted;
+}
+
+void vt_prekey_ring_clear(vt_prekey_ring *ring)
+{
+    if (ring != NULL)
+        vt_wipe(ring, sizeof(*ring));
 }

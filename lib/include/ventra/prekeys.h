@@ -88,6 +88,61 @@ typedef struct vt_bundle {
  * Also VT_ERR_INVALID_ARGUMENT for a NULL |b|. VT_OK when all pass. */
 VT_MUST_CHECK vt_err vt_bundle_verify(const vt_bundle *b);
 
+/* The signed (or last-resort) prekeys a device holds: the current one and
+ * the ones it replaced, kept through the grace period so PrekeyMessages made
+ * from older bundles still decrypt (spec/crypto.md CRYPTO-20, CRYPTO-22 to
+ * CRYPTO-24, CRYPTO-27, CRYPTO-30). Plain data the client stores (wiped by
+ * vt_prekey_ring_clear); one ring per kind (signed, last-resort). */
+#define VT_PREKEY_RING_MAX 4
+
+typedef struct vt_prekey_ring_entry {
+    vt_signed_prekey key;
+    uint64_t replaced_at; /* when the upload replacing it succeeded; 0: not yet */
+} vt_prekey_ring_entry;
+
+typedef struct vt_prekey_ring {
+    bool last_resort;         /* which kind of prekey the ring holds */
+    bool has_current;
+    vt_signed_prekey current;
+    uint64_t current_since;   /* when |current| was made (Unix seconds) */
+    size_t old_count;
+    vt_prekey_ring_entry old[VT_PREKEY_RING_MAX];
+} vt_prekey_ring;
+
+/* An empty ring for signed (|last_resort| false) or last-resort prekeys. */
+void vt_prekey_ring_init(vt_prekey_ring *ring, bool last_resort);
+
+/* True when the ring has no current key or it is SIGNED_PREKEY_ROTATION_S
+ * old at |now| (CRYPTO-22). */
+bool vt_prekey_ring_rotation_due(const vt_prekey_ring *ring, uint64_t now);
+
+/* Makes a new current key with id |new_id| signed by |id|; the previous one
+ * is kept as replaced, its grace period starting when
+ * vt_prekey_ring_mark_uploaded() reports the new key's upload (CRYPTO-23).
+ * Errors: VT_ERR_INVALID_ARGUMENT (NULL, id 0, or an id the ring still
+ * holds: CRYPTO-20, CRYPTO-27), VT_ERR_LIMIT_EXCEEDED (VT_PREKEY_RING_MAX
+ * replaced keys are still in their grace period), and those of
+ * vt_signed_prekey_generate. On error the ring is unchanged. */
+VT_MUST_CHECK vt_err vt_prekey_ring_rotate(vt_prekey_ring *ring, const vt_identity *id,
+                                           uint32_t new_id, uint64_t now);
+
+/* Records that the upload of the current key succeeded at |now|: the grace
+ * period of every replaced key still waiting for it starts. */
+void vt_prekey_ring_mark_uploaded(vt_prekey_ring *ring, uint64_t now);
+
+/* The key with id |prekey_id|, current or replaced, or NULL. The responder
+ * looks keys up here when it processes a PrekeyMessage. */
+const vt_signed_prekey *vt_prekey_ring_find(const vt_prekey_ring *ring, uint32_t prekey_id);
+
+/* Deletes (wipes) the replaced keys whose grace period has passed at |now|,
+ * provided the device's queue has been drained since it passed
+ * (|queue_drained_at| >= replaced_at + SIGNED_PREKEY_GRACE_S; CRYPTO-24).
+ * Returns how many were deleted. */
+size_t vt_prekey_ring_expire(vt_prekey_ring *ring, uint64_t now, uint64_t queue_drained_at);
+
+/* Wipes every key of the ring. */
+void vt_prekey_ring_clear(vt_prekey_ring *ring);
+
 #ifdef __cplusplus
 }
 #endif
