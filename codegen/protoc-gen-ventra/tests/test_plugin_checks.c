@@ -68,14 +68,15 @@ static const char *plugin_path(void)
     return path;
 }
 
-/* protoc -I<root> -Ischemas ... from the repo root (the test's cwd). */
+/* protoc -I<root> -I<fixtures/common> -Ischemas ... from the repo root (the
+ * test's cwd): a fixture brings only the files it changes. */
 static void run_plugin(run *r, const char *root, const char *param)
 {
     strcpy(r->dir, "/tmp/vt-pgv-XXXXXX");
     assert_non_null(mkdtemp(r->dir));
     char cmd[8192];
     snprintf(cmd, sizeof(cmd),
-             PROTOC " -I%s -Ischemas --plugin=protoc-gen-ventra=%s --ventra_out=%s "
+             PROTOC " -I%s -I" FIXTURES "/common -Ischemas --plugin=protoc-gen-ventra=%s --ventra_out=%s "
                     "%s%s ventra/v1/service.proto ventra/v1/frame.proto ventra/v1/e2e.proto "
                     "2>%s/stderr",
              root, plugin_path(), r->dir, param[0] ? "--ventra_opt=" : "", param, r->dir);
