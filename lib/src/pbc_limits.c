@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "vt_constants.h"
+
 static int cmp_key(const vt_pbc_limit *l, const char *name, uint32_t field)
 {
     int c = strcmp(l->message->name, name);
@@ -40,11 +42,19 @@ const vt_pbc_limit *vt_pbc_limit_find(const ProtobufCMessageDescriptor *desc,
     return NULL;
 }
 
-static vt_err check_message(const ProtobufCMessage *msg);
+static vt_err check_message(const ProtobufCMessage *msg, bool forms);
 
 /* One value of |fd| stored at |p| (an element, for repeated fields). */
+/* spec/wire.md 4.2: byte fields of these lengths are forms (keys,
+ * signatures, nonces, message and group ids), which each RPC checks. */
+static bool is_form_length(size_t n)
+{
+    return n == VT_KEY_LEN || n == VT_SIGNATURE_LEN || n == VT_CHALLENGE_NONCE_LEN ||
+           n == VT_MESSAGE_ID_LEN || n == VT_GROUP_ID_LEN;
+}
+
 static vt_err check_value(const ProtobufCFieldDescriptor *fd, const void *p,
-                          const vt_pbc_limit *lim)
+                          const vt_pbc_limit *lim, bool forms)
 {
     size_t max_len = lim != NULL ? lim->max_len : 0;
     switch (fd->type) {
@@ -59,14 +69,14 @@ static vt_err check_value(const ProtobufCFieldDescriptor *fd, const void *p,
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *bd = p;
-        if (max_len != 0 && bd->len > max_len) {
+        if (max_len != 0 && bd->len > max_len && (forms || !is_form_length(max_len))) {
             return VT_ERR_TOO_LARGE;
         }
         return VT_OK;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
-        return sub != NULL ? check_message(sub) : VT_OK;
+        return sub != NULL ? check_message(sub, forms) : VT_OK;
     }
     default:
         return VT_OK;
@@ -89,7 +99,7 @@ static size_t element_size(ProtobufCType type)
 
 /* Recursion depth is bounded by the schema: no Ventra message contains
  * itself, directly or not. */
-static vt_err check_message(const ProtobufCMessage *msg)
+static vt_err check_message(const ProtobufCMessage *msg, bool forms)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     const char *base = (const char *)msg;
@@ -105,7 +115,7 @@ static vt_err check_message(const ProtobufCMessage *msg)
             size_t size = element_size(fd->type);
             const char *arr = *(const char *const *)(const void *)(base + fd->offset);
             for (size_t j = 0; size != 0 && arr != NULL && j < n && err == VT_OK; j++) {
-                err = check_value(fd, arr + j * size, lim);
+                err = check_value(fd, arr + j * size, lim, forms);
             }
         } else {
             /* A oneof's members share storage: only the set one is valid. */
@@ -114,7 +124,7 @@ static vt_err check_message(const ProtobufCMessage *msg)
                     fd->id) {
                 continue;
             }
-            err = check_value(fd, base + fd->offset, lim);
+            err = check_value(fd, base + fd->offset, lim, forms);
         }
         if (err != VT_OK) {
             return err;
@@ -128,5 +138,13 @@ vt_err vt_pbc_check_limits(const ProtobufCMessage *msg)
     if (msg == NULL || msg->descriptor == NULL) {
         return VT_ERR_INVALID_ARGUMENT;
     }
-    return check_message(msg);
+    return check_message(msg, true);
+}
+
+vt_err vt_pbc_check_bounds(const ProtobufCMessage *msg)
+{
+    if (msg == NULL || msg->descriptor == NULL) {
+        return VT_ERR_INVALID_ARGUMENT;
+    }
+    return check_message(msg, false);
 }

@@ -242,6 +242,47 @@ static void test_null(void **state)
 
 /* The table: sorted strictly, every entry names a real field with a real
  * bound, counts only on repeated fields, lengths only on string/bytes. */
+/* spec/wire.md 4.2: fixed-length byte fields are forms, not bounds. The
+ * full check refuses a 33-byte key (the client's codec could not hold it);
+ * vt_pbc_check_bounds leaves it to the RPC and still enforces real bounds. */
+static void test_forms_are_not_bounds(void **state)
+{
+    (void)state;
+    Ventra__V1__RegisterRequest reg = VENTRA__V1__REGISTER_REQUEST__INIT;
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__Frame frame = VENTRA__V1__FRAME__INIT;
+    reg.username = string_of(5);
+    reg.identity_key = bytes_of(33);
+    reg.nonce = bytes_of(32);
+    reg.signature = bytes_of(65);
+    req.body_case = VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT;
+    req.register_account = &reg;
+    frame.kind_case = VENTRA__V1__FRAME__KIND_REQUEST;
+    frame.request = &req;
+    assert_int_equal(vt_pbc_check_limits(&frame.base), VT_ERR_TOO_LARGE);
+    assert_int_equal(vt_pbc_check_bounds(&frame.base), VT_OK);
+    free(reg.username);
+    reg.username = string_of(33); /* a bound: MAX_USERNAME_LEN + 1 */
+    assert_int_equal(vt_pbc_check_bounds(&frame.base), VT_ERR_TOO_LARGE);
+    free(reg.username);
+
+    Ventra__V1__OutgoingEnvelope env = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
+    Ventra__V1__OutgoingEnvelope *envs[1] = {&env};
+    Ventra__V1__SendRequest send = VENTRA__V1__SEND_REQUEST__INIT;
+    send.message_id = bytes_of(17);
+    send.group_id = bytes_of(15);
+    send.recipient = (char *)"bob";
+    send.to_recipient = envs;
+    send.n_to_recipient = 1;
+    env.content = bytes_of(16384);
+    req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
+    req.send = &send;
+    assert_int_equal(vt_pbc_check_bounds(&frame.base), VT_OK);
+    env.content = bytes_of(16385); /* MAX_CONTENT_SIZE + 1 is a bound */
+    assert_int_equal(vt_pbc_check_bounds(&frame.base), VT_ERR_TOO_LARGE);
+    assert_int_equal(vt_pbc_check_bounds(NULL), VT_ERR_INVALID_ARGUMENT);
+}
+
 static void test_table(void **state)
 {
     (void)state;
@@ -294,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_decoded_frame),
         cmocka_unit_test(test_oneof),
         cmocka_unit_test(test_null),
+        cmocka_unit_test(test_forms_are_not_bounds),
         cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

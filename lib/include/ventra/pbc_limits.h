@@ -22,6 +22,15 @@ extern "C" {
 __attribute__((warn_unused_result)) vt_err
 vt_pbc_check_limits(const ProtobufCMessage *msg);
 
+/* As vt_pbc_check_limits(), but only the bounds of spec/wire.md 4.2: a
+ * bytes field whose limit is one of the fixed lengths (KEY_LEN,
+ * SIGNATURE_LEN, CHALLENGE_NONCE_LEN, MESSAGE_ID_LEN, GROUP_ID_LEN) is a
+ * form there, answered ERROR_INVALID_ARGUMENT by the RPC's own checks, not
+ * a bound. A server uses it to tell a frame over a bound (ERROR_TOO_LARGE)
+ * from one with a field of the wrong form. Errors: as vt_pbc_check_limits. */
+__attribute__((warn_unused_result)) vt_err
+vt_pbc_check_bounds(const ProtobufCMessage *msg);
+
 /* The bound of field number |field| of messages of type |desc|, or NULL when
  * the field is unbounded. */
 const vt_pbc_limit *vt_pbc_limit_find(const ProtobufCMessageDescriptor *desc,
