@@ -1439,22 +1439,22 @@ const vt_requirement vt_requirements[] = {
      "The nonce is bound to this connection and this purpose; a new GetChallenge "
      "for the same purpose on the same connection MUST invalidate the nonce "
      "issued before it for that purpose."},
-    {"WIRE-130", VT_REQ_MUST, "spec/wire.md", 581u,
+    {"WIRE-130", VT_REQ_MUST, "spec/wire.md", 586u,
      "On success a server MUST create the account with device 1 active, authenticate "
      "the connection as (`username`, 1), and answer with `device_id` 1, a session "
      "token and its expiry ([auth.md](auth.md), Tokens). Device names may be "
      "empty."},
-    {"WIRE-140", VT_REQ_MUST, "spec/wire.md", 601u,
+    {"WIRE-140", VT_REQ_MUST, "spec/wire.md", 610u,
      "On success a server MUST authenticate the connection as (`username`, `device_id`), "
      "make a pending device active, and answer with a session token and its "
      "expiry. If another connection is authenticated as the same device, the "
      "server MUST end that one (`SessionEndedEvent` with reason `REPLACED`, "
      "close 4001, **WIRE-9**)."},
-    {"WIRE-150", VT_REQ_MUST, "spec/wire.md", 618u,
+    {"WIRE-150", VT_REQ_MUST, "spec/wire.md", 627u,
      "On success a server MUST authenticate the connection as the account and "
      "device the token names, answer them with a fresh token and its expiry, "
      "and end any other connection of the device as **WIRE-140** says."},
-    {"WIRE-200", VT_REQ_MUST, "spec/wire.md", 635u,
+    {"WIRE-200", VT_REQ_MUST, "spec/wire.md", 644u,
      "On success a server MUST create a pending device with the next device "
      "id of the account (ids start at 1, increase, and are never reused) and "
      "answer its id and `expires_at` (now + `LINK_TTL_S`). When a pending device "
@@ -1462,7 +1462,7 @@ const vt_requirement vt_requirements[] = {
      "device's id and `expires_at` unchanged and create nothing, so a retried "
      "AddDevice does not create a second device. A pending device is not listed "
      "by ListDevices and is no destination of Send until it becomes active."},
-    {"WIRE-210", VT_REQ_MUST, "spec/wire.md", 653u,
+    {"WIRE-210", VT_REQ_MUST, "spec/wire.md", 662u,
      "On success a server MUST delete the device with its queue, its prekeys "
      "and the validity of its tokens, answer the request, and then end the device's "
      "connection, if any (`SessionEndedEvent` with reason `DEVICE_REMOVED`, "
@@ -1470,46 +1470,46 @@ const vt_requirement vt_requirements[] = {
      "Removing a device that was already removed, or a pending device whose "
      "approval lapsed, MUST succeed and change nothing. An account is removed "
      "with DeleteAccount, never by removing its last device."},
-    {"WIRE-220", VT_REQ_MUST, "spec/wire.md", 670u,
+    {"WIRE-220", VT_REQ_MUST, "spec/wire.md", 679u,
      "A server MUST answer ListDevices with one `DeviceInfo` per active device "
      "of the account, in increasing device id, and no pending or removed device. "
      "It MUST fill `name` and `created_at` only when the account is the caller's "
      "own, and leave them empty and 0 otherwise."},
-    {"WIRE-230", VT_REQ_MUST, "spec/wire.md", 687u,
+    {"WIRE-230", VT_REQ_MUST, "spec/wire.md", 696u,
      "On success a server MUST delete the account, all its devices, queues, "
      "prekeys and tokens, and its group memberships ([delivery.md](delivery.md)), "
      "answer the request, and then end every connection of the account (`SessionEndedEvent` "
      "with reason `ACCOUNT_DELETED`, close 4001), the calling connection included."},
-    {"WIRE-300", VT_REQ_MUST, "spec/wire.md", 707u,
+    {"WIRE-300", VT_REQ_MUST, "spec/wire.md", 716u,
      "On success a server MUST, all at once: replace the device's signed prekey "
      "and last-resort prekey with those present, add the one-time prekeys not "
      "yet stored (one whose id and key are already stored is skipped, so a retried "
      "upload adds nothing), and answer the number of one-time prekeys now stored."},
-    {"WIRE-310", VT_REQ_MUST, "spec/wire.md", 729u,
+    {"WIRE-310", VT_REQ_MUST, "spec/wire.md", 738u,
      "On success a server MUST answer one `PrekeyBundle` per requested device, "
      "in increasing device id, each with the device's identity key and current "
      "signed prekey, and either one one-time prekey or, when the device has "
      "none left, its last-resort prekey (never both). A one-time prekey MUST "
      "be handed out at most once: the server deletes it, durably, before it "
      "sends the response. When a check fails no prekey is consumed."},
-    {"WIRE-311", VT_REQ_MUST, "spec/wire.md", 736u,
+    {"WIRE-311", VT_REQ_MUST, "spec/wire.md", 745u,
      "When a FetchBundles takes a device's stock of one-time prekeys below `PREKEY_LOW_WATERMARK"
      "`, the server MUST push a `PrekeysLowEvent` to that device's connection "
      "if it has one."},
-    {"WIRE-320", VT_REQ_MUST, "spec/wire.md", 744u,
+    {"WIRE-320", VT_REQ_MUST, "spec/wire.md", 753u,
      "A server MUST answer GetPrekeyCount with the number of one-time prekeys "
      "stored for the calling device and whether a signed and a last-resort prekey "
      "are stored."},
-    {"WIRE-600", VT_REQ_MUST, "spec/wire.md", 790u,
+    {"WIRE-600", VT_REQ_MUST, "spec/wire.md", 799u,
      "After a connection authenticates, a server MUST push a `PrekeysLowEvent` "
      "on it if the device then has fewer than `PREKEY_LOW_WATERMARK` one-time "
      "prekeys stored (a device that never uploaded any has 0)."},
-    {"WIRE-601", VT_REQ_MUST, "spec/wire.md", 795u,
+    {"WIRE-601", VT_REQ_MUST, "spec/wire.md", 804u,
      "A server MUST send a `SessionEndedEvent` as the last frame before a close "
      "with code 4001, with the reason: `DEVICE_REMOVED` after RemoveDevice (**WIRE-210**), "
      "`ACCOUNT_DELETED` after DeleteAccount (**WIRE-230**), `REPLACED` when "
      "another connection authenticated as the same device (**WIRE-140**, **WIRE-150**)."},
-    {"WIRE-602", VT_REQ_SHOULD, "spec/wire.md", 801u,
+    {"WIRE-602", VT_REQ_SHOULD, "spec/wire.md", 810u,
      "Events are not queued: a server pushes `QueueDrainedEvent`, `PrekeysLowEvent`, "
      "`GroupChangedEvent` and `SessionEndedEvent` only to connections that exist "
      "when they occur, and a device that was offline learns the state by GetPrekeyCount, "
