@@ -441,7 +441,7 @@ vt_srv_conn *vtd_conn_new(vtd_server *srv, struct lws *wsi, const char *peer)
     srv->conns = c;
     srv->conn_count++;
     vtd_metrics_conn_opened(srv->metrics);
-    if (srv->shutting_down)
+    if (srv->closing_all)
         vtd_conn_fire(c, VT_SERVER_CONN_EV_SHUTDOWN);
     return c;
 }
@@ -617,6 +617,7 @@ void vtd_conn_on_oversize(vt_srv_conn *c)
 
 void vtd_conn_on_pong(vt_srv_conn *c)
 {
+    vtd_log(VTD_LOG_DEBUG, "pong", "peer=%s", c->peer);
     c->last_rx_ms = vtd_now_ms();
 }
 
@@ -640,7 +641,9 @@ int vtd_conn_on_writable(vt_srv_conn *c)
             c->state = VT_SERVER_CONN_CLOSING;
         rc = -1;
     } else if (o->ping) {
-        if (lws_write(c->wsi, o->buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+        /* a payload: lws reports no pong of an empty ping */
+        memcpy(o->buf + LWS_PRE, "ventra", 6);
+        if (lws_write(c->wsi, o->buf + LWS_PRE, 6, LWS_WRITE_PING) < 0)
             rc = -1;
     } else {
         if (lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY) < (int)o->len)
@@ -796,8 +799,10 @@ void vtd_conn_tick(vt_srv_conn *c, uint64_t now_ms)
         } else if (quiet >= ping_ms && now_ms - c->last_tx_ms >= ping_ms &&
                    !c->close_queued) {
             /* our own ping: a client that only pings us still pongs ours */
-            vtd_out *o = calloc(1, sizeof *o + LWS_PRE);
+            vtd_out *o = calloc(1, sizeof *o + LWS_PRE + 8);
             if (o) {
+                vtd_log(VTD_LOG_DEBUG, "ping", "peer=%s quiet_ms=%llu", c->peer,
+                        (unsigned long long)quiet);
                 o->ping = true;
                 c->last_tx_ms = now_ms;
                 enqueue(c, o);

@@ -206,7 +206,7 @@ static void on_receive(vt_srv_conn *c, struct lws *wsi, const uint8_t *in, size_
             lws_callback_on_writable(wsi);
             return;
         }
-        if (c->rx_len + len > c->rx_cap) {
+        if (c->rx_len + len > c->rx_cap || !c->rx) {
             size_t cap = c->rx_cap ? c->rx_cap : 1024;
             while (cap < c->rx_len + len)
                 cap *= 2;
@@ -219,7 +219,8 @@ static void on_receive(vt_srv_conn *c, struct lws *wsi, const uint8_t *in, size_
             c->rx = nb;
             c->rx_cap = cap;
         }
-        memcpy(c->rx + c->rx_len, in, len);
+        if (len > 0) /* an empty message has no payload pointer */
+            memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
@@ -279,7 +280,16 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static lws_sorted_usec_list_t tick_sul;
+static lws_sorted_usec_list_t tick_sul, close_sul;
+
+/* The grace of WIRE-14 for requests already on their way. */
+#define SHUTDOWN_GRACE_US (250 * LWS_US_PER_MS)
+
+static void on_close_all(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    vtd_server_close_all(lws_context_user(signal_ctx));
+}
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
@@ -359,14 +369,15 @@ vt_err vtd_net_run(vtd_server *srv)
         if (signalled && !srv->shutting_down) {
             vtd_log(VTD_LOG_INFO, "shutting down", "connections=%zu", srv->conn_count);
             vtd_server_begin_shutdown(srv);
-            vtd_server_flush(srv);
+            lws_sul_schedule(srv->ctx, 0, &close_sul, on_close_all, SHUTDOWN_GRACE_US);
         }
-        if (srv->shutting_down &&
+        if (srv->closing_all &&
             (srv->conn_count == 0 || vtd_now_ms() >= srv->shutdown_deadline_ms))
             break;
     }
     vtd_server_flush(srv);
     lws_sul_cancel(&tick_sul);
+    lws_sul_cancel(&close_sul);
     lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
     signal_ctx = NULL;

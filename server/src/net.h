@@ -14,7 +14,10 @@ vt_err vtd_net_run(vtd_server *srv);
  * idempotency records, retention) every minute. */
 void vtd_server_housekeeping(vtd_server *srv);
 
-/* Starts the shutdown of WIRE-14 on every connection. */
+/* Starts the shutdown of WIRE-14: from now on requests are answered
+ * ERROR_UNAVAILABLE; vtd_server_close_all then ends every connection
+ * (SessionEndedEvent SHUTDOWN when authenticated, close 1001). */
 void vtd_server_begin_shutdown(vtd_server *srv);
+void vtd_server_close_all(vtd_server *srv);
 
 #endif

@@ -137,7 +137,8 @@ struct vtd_server {
     uint64_t batch_seq;       /* the batch now collecting writes */
     uint64_t committed_batch; /* the last batch flushed */
     bool store_failed;
-    bool shutting_down;
+    bool shutting_down; /* WIRE-14: new requests get ERROR_UNAVAILABLE */
+    bool closing_all;   /* ...and then every connection is closed */
     uint64_t shutdown_deadline_ms;
     uint64_t last_housekeeping_s;
 };
