@@ -1,0 +1,329 @@
+/* The black-box test kit for ventrad: runs the real binary on a free
+ * loopback port with a temporary data directory (Redis's test suite does
+ * the same), speaks RFC 6455 to it with a small blocking client that can
+ * also misbehave on purpose, and wraps the protocol (spec/wire.md,
+ * spec/auth.md) in helpers. Test code only: it may abort on setup
+ * failures, and every wait is bounded by a deadline. */
+#ifndef VTC_H
+#define VTC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ventra/identity.h"
+#include "ventra/v1/frame.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- The server process ---------------------------------------------- */
+
+typedef struct vtc_server {
+    pid_t pid;            /* 0 when not running */
+    int port;             /* the port it listens on (read from its log) */
+    char data_dir[256];   /* its --data directory (created by vtc_server_start) */
+    char log_path[300];   /* its stderr, a file inside data_dir's parent */
+    char *extra_args[32]; /* extra arguments, NULL-terminated (owned) */
+} vtc_server;
+
+/* Starts $VT_BUILD_DIR/bin/ventrad with --listen 127.0.0.1:0, --data in a
+ * fresh temporary directory, --limits off (unless |extra| sets limits) and
+ * the NULL-terminated |extra| arguments (may be NULL); waits (at most 10 s)
+ * for its "msg=listening" log line and reads the port from it. Aborts the
+ * test on failure. */
+void vtc_server_start(vtc_server *srv, const char *const *extra);
+
+/* Starts it again on the same data directory and arguments (new port). */
+void vtc_server_restart(vtc_server *srv);
+
+/* Sends |sig| (SIGTERM, SIGINT or SIGKILL) and waits at most 10 s for the
+ * process to end; returns its exit status as waitpid reports it
+ * (WIFEXITED/WEXITSTATUS apply), or -1 when it had to be killed. */
+int vtc_server_stop(vtc_server *srv, int sig);
+
+/* Stops the server if running (SIGKILL) and removes the data directory. */
+void vtc_server_cleanup(vtc_server *srv);
+
+/* The server's log so far, as a malloc'd NUL-terminated string. */
+char *vtc_server_log(const vtc_server *srv);
+
+/* The server's Ed25519 key pair, read from <data_dir>/server.key (64 hex
+ * digits of the 32-byte seed), for forging tokens in tests. */
+void vtc_server_keypair(const vtc_server *srv, uint8_t pk[32], uint8_t sk[64]);
+
+/* (Addition.) Limits: when |extra| holds "--limits" or "--limit", the kit
+ * adds no "--limits off" of its own; pass "--limits", "off" before a
+ * "--limit NAME=SPEC" to have only that one limit on. The environment
+ * variable VTC_KEEP keeps the temporary directory for inspection. */
+
+/* ---- Plain HTTP (additions) -------------------------------------------- */
+
+/* Sends the raw HTTP/1.1 |request| (it should say "Connection: close") to
+ * 127.0.0.1:|port| and reads the answer (at most 5 s). Returns the status
+ * code, or -1 when no HTTP answer came. *headers (status line and header
+ * lines) and *body (de-chunked) are malloc'd NUL-terminated strings when
+ * not NULL; the caller frees them. */
+int vtc_http_request(int port, const char *request, char **headers, char **body);
+
+/* GET |path| with Connection: close; as vtc_http_request. */
+int vtc_http_get(int port, const char *path, char **headers, char **body);
+
+/* ---- WebSocket ------------------------------------------------------- */
+
+typedef enum {
+    VTC_WS_BINARY,
+    VTC_WS_TEXT,
+    VTC_WS_CLOSE, /* the server's close frame (code, reason) */
+    VTC_WS_PONG,
+    VTC_WS_EOF,     /* the TCP connection ended without a close frame */
+    VTC_WS_TIMEOUT, /* nothing arrived before the deadline */
+    VTC_WS_ERROR    /* the server sent something RFC 6455 forbids */
+} vtc_ws_kind;
+
+typedef struct vtc_ws_msg {
+    vtc_ws_kind kind;
+    uint8_t *data; /* payload, malloc'd (owned by the message) */
+    size_t len;
+    int close_code; /* VTC_WS_CLOSE: the code, 1005 when absent */
+} vtc_ws_msg;
+
+void vtc_ws_msg_free(vtc_ws_msg *m);
+
+typedef struct vtc_ws vtc_ws;
+
+/* Options of the opening handshake. NULL fields are left out. */
+typedef struct vtc_ws_opts {
+    const char *path;       /* default "/v1/ws" */
+    const char *protocols;  /* Sec-WebSocket-Protocol value; default
+                             * "ventra.v1"; "" sends no such header */
+    const char *extensions; /* Sec-WebSocket-Extensions value */
+} vtc_ws_opts;
+
+/* Connects to 127.0.0.1:|port| and performs the handshake. Returns NULL
+ * when the TCP connection fails. Otherwise *status is the HTTP status of
+ * the answer (101 on upgrade); a non-101 answer leaves a connection that
+ * can only be freed. (*status is -1 when no HTTP answer came within 5 s or
+ * a 101 carried a wrong Sec-WebSocket-Accept.) */
+vtc_ws *vtc_ws_connect(int port, const vtc_ws_opts *opts, int *status);
+
+/* Headers of the server's handshake answer: the value of |name|
+ * (case-insensitive), or NULL when absent. Owned by |ws|. */
+const char *vtc_ws_header(const vtc_ws *ws, const char *name);
+
+/* Sends one message with opcode 2 (binary) or 1 (text), masked, in
+ * |fragments| frames (1 = unfragmented). Returns false on a write error. */
+bool vtc_ws_send(vtc_ws *ws, int opcode, const void *data, size_t len, int fragments);
+
+/* Writes raw bytes to the TCP connection (for malformed WebSocket). */
+bool vtc_ws_send_raw(vtc_ws *ws, const void *data, size_t len);
+
+/* Sends a ping with |data| (at most 125 bytes), or a close frame. */
+bool vtc_ws_ping(vtc_ws *ws, const void *data, size_t len);
+bool vtc_ws_close(vtc_ws *ws, int code);
+
+/* Waits at most |timeout_ms| for the next data message, close, pong or end
+ * of connection; answers the server's pings by itself. */
+void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out);
+
+/* Closes the socket and frees. Accepts NULL. */
+void vtc_ws_free(vtc_ws *ws);
+
+/* ---- Frames and RPCs -------------------------------------------------- */
+
+/* A protocol client: one connection, request ids, and the events that
+ * arrived while it waited for responses (kept in order). */
+typedef struct vtc_client vtc_client;
+
+/* Connects with the default handshake; aborts the test on failure. */
+vtc_client *vtc_client_new(int port);
+void vtc_client_free(vtc_client *c);
+vtc_ws *vtc_client_ws(vtc_client *c);
+
+/* Sends |req| (its id is set by the client unless |req->id| is already
+ * non-zero) and waits at most 5 s for the Response with that id. Returns
+ * the response (free with vtc_response_free), or NULL when the connection
+ * closed or the deadline passed. Events that arrive meanwhile are queued. */
+Ventra__V1__Response *vtc_call(vtc_client *c, Ventra__V1__Request *req);
+
+/* Sends |req| without waiting; returns the request id used. */
+uint32_t vtc_send_request(vtc_client *c, Ventra__V1__Request *req);
+
+/* Waits for the Response with id |id| (queueing events meanwhile). */
+Ventra__V1__Response *vtc_wait_response(vtc_client *c, uint32_t id, int timeout_ms);
+
+/* Sends the raw bytes as one binary message and waits for the next
+ * Response (of whatever id). */
+Ventra__V1__Response *vtc_call_raw(vtc_client *c, const void *data, size_t len);
+
+void vtc_response_free(Ventra__V1__Response *r);
+
+/* The error code of |r| (VT_OK = 0 when it has a body; -1 for NULL). */
+int vtc_error_code(const Ventra__V1__Response *r);
+
+/* The next event (queued or arriving within |timeout_ms|), or NULL. Free
+ * with vtc_event_free. */
+Ventra__V1__Event *vtc_next_event(vtc_client *c, int timeout_ms);
+void vtc_event_free(Ventra__V1__Event *e);
+
+/* Waits at most |timeout_ms| for the connection to end; returns the close
+ * code (1005 for none, -1 for EOF without close, 0 on timeout). Frames
+ * arriving meanwhile are dropped (events are queued). */
+int vtc_wait_close(vtc_client *c, int timeout_ms);
+
+/* (Addition.) The close code the client has seen so far: 0 while the
+ * connection is open, else as vtc_wait_close reports it. */
+int vtc_client_close_code(const vtc_client *c);
+
+/* (Addition.) Writes the protobuf varint of |v| into |out| (at most 10
+ * bytes); returns its length. */
+size_t vtc_pb_varint(uint8_t *out, uint64_t v);
+
+/* (Addition.) Encodes by hand, for inputs protobuf-c would not produce, a
+ * Frame whose Request has |id| (0: the field is left out) and, unless
+ * |method| is 0, a body in field |method| holding the |body_len| bytes of
+ * |body| (an encoded message, possibly empty). Writes into |out| (|cap|
+ * bytes; fails the test when too small) and returns the length. */
+size_t vtc_raw_request(uint8_t *out, size_t cap, uint32_t id, uint32_t method,
+                       const uint8_t *body, size_t body_len);
+
+/* (Additions.) GetServerInfo on |c|: copies the 32-byte server key and
+ * returns true, or false on any error. */
+bool vtc_server_info(vtc_client *c, uint8_t server_key[32]);
+
+/* GetChallenge(|purpose|) on |c| (a Ventra__V1__ChallengePurpose value, or
+ * any number): copies the 32-byte nonce and returns true, or false on any
+ * error. */
+bool vtc_challenge(vtc_client *c, int purpose, uint8_t nonce[32]);
+
+/* ---- Accounts and devices --------------------------------------------- */
+
+/* One device of an account, as a test drives it. */
+typedef struct vtc_device {
+    char username[33];
+    uint32_t device_id;
+    vt_identity *id; /* its identity key (owned) */
+    uint8_t server_key[32];
+    char token[513];
+    vtc_client *c; /* its connection, NULL when offline */
+    int port;
+} vtc_device;
+
+/* Registers |username| (fresh identity) on a new connection: GetServerInfo,
+ * GetChallenge(REGISTER), Register. Aborts the test on any error. (The
+ * device is named "test device"; vtc_link names its device "linked
+ * device".) */
+vtc_device *vtc_register(int port, const char *username);
+
+/* A new device of |owner|'s account: fresh identity, AddDevice signed by
+ * |owner| over the link transcript, then Login on a new connection. */
+vtc_device *vtc_link(vtc_device *owner);
+
+/* Connects and logs in again (GetChallenge(LOGIN), Login) on a new
+ * connection; returns the error code (0 on success). The old connection,
+ * if any, is freed first. (The code of a failed GetChallenge is returned
+ * as well; -1 when no response came. On success d->token is the new
+ * token; vtc_resume likewise keeps the fresh one.) */
+int vtc_login(vtc_device *d, int port);
+
+/* Connects and resumes with d->token; returns the error code. */
+int vtc_resume(vtc_device *d, int port);
+
+/* Drops the device's connection (closes the socket, no close frame). */
+void vtc_disconnect(vtc_device *d);
+
+void vtc_device_free(vtc_device *d);
+
+/* Uploads a signed prekey (id 1), a last-resort prekey (id 2) and |n|
+ * one-time prekeys with ids first_id.. (public keys random valid X25519);
+ * returns the response's one_time_count, aborting on an error. */
+uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n);
+
+/* A unique username for this test run with |prefix| (e.g. "alice"). */
+void vtc_username(char out[33], const char *prefix);
+
+/* Sends a message from |from| to every active device of |to_user| and
+ * |from|'s other active devices (one envelope each, type MESSAGE, content
+ * |text|), with |message_id| (16 bytes, random when NULL). Returns the
+ * response. The device lists are read with ListDevices first. */
+Ventra__V1__Response *vtc_send_text(vtc_device *from, const char *to_user,
+                                    const char *text, const uint8_t *message_id);
+
+/* Waits for the next MessageEvent on |d|'s connection (skipping other
+ * events, which are dropped); NULL on timeout. */
+Ventra__V1__MessageEvent *vtc_next_message(vtc_device *d, int timeout_ms);
+void vtc_message_free(Ventra__V1__MessageEvent *m);
+
+/* Acks |count| seqs; returns the response's deleted count (-1 on error). */
+int vtc_ack(vtc_device *d, const uint64_t *seqs, size_t count);
+
+/* ---- Single RPCs (additions) ------------------------------------------
+ *
+ * Each sends one request with exactly the fields given (byte fields with
+ * their given lengths, so wrong lengths can be sent; a NULL pointer sends
+ * an empty field) and returns vtc_call's result. */
+
+Ventra__V1__Response *vtc_rpc_server_info(vtc_client *c);
+Ventra__V1__Response *vtc_rpc_ping(vtc_client *c, uint64_t nonce);
+Ventra__V1__Response *vtc_rpc_get_challenge(vtc_client *c, int purpose);
+Ventra__V1__Response *vtc_rpc_register(vtc_client *c, const char *username,
+                                       const uint8_t *ik, size_t ik_len,
+                                       const uint8_t *nonce, size_t nonce_len,
+                                       const uint8_t *sig, size_t sig_len);
+Ventra__V1__Response *vtc_rpc_login(vtc_client *c, const char *username,
+                                    uint32_t device_id, const uint8_t *nonce,
+                                    size_t nonce_len, const uint8_t *sig, size_t sig_len);
+Ventra__V1__Response *vtc_rpc_resume(vtc_client *c, const char *token);
+Ventra__V1__Response *vtc_rpc_add_device(vtc_client *c, const uint8_t *ik, size_t ik_len,
+                                         const char *name, const uint8_t *sig,
+                                         size_t sig_len);
+Ventra__V1__Response *vtc_rpc_remove_device(vtc_client *c, uint32_t device_id);
+Ventra__V1__Response *vtc_rpc_list_devices(vtc_client *c, const char *username);
+Ventra__V1__Response *vtc_rpc_delete_account(vtc_client *c, const uint8_t *nonce,
+                                             size_t nonce_len, const uint8_t *sig,
+                                             size_t sig_len);
+
+/* Signatures by |id| over the transcripts of AUTH-12 built from the given
+ * values (fail the test on error). */
+void vtc_sign_register(const vt_identity *id, const uint8_t server_key[32],
+                       const uint8_t *nonce, size_t nonce_len, const char *username,
+                       const uint8_t identity_key[32], uint8_t sig[64]);
+void vtc_sign_login(const vt_identity *id, const uint8_t server_key[32],
+                    const uint8_t *nonce, size_t nonce_len, const char *username,
+                    uint32_t device_id, uint8_t sig[64]);
+void vtc_sign_link(const vt_identity *id, const uint8_t server_key[32],
+                   const char *username, uint32_t approving_device_id,
+                   const uint8_t new_identity_key[32], uint8_t sig[64]);
+void vtc_sign_delete_account(const vt_identity *id, const uint8_t server_key[32],
+                             const uint8_t *nonce, size_t nonce_len, const char *username,
+                             uint32_t device_id, uint8_t sig[64]);
+
+/* GetChallenge(DELETE_ACCOUNT) and DeleteAccount signed by |d| on d->c;
+ * returns the error code (0 on success, -1 when no response). The
+ * connection is then ended by the server (ACCOUNT_DELETED, 4001). */
+int vtc_delete_account(vtc_device *d);
+
+/* ---- Tokens (additions; spec/auth.md AUTH-50) ------------------------- */
+
+/* base64url without padding of |len| bytes, malloc'd. */
+char *vtc_b64url(const void *data, size_t len);
+
+/* b64(|header_json|) "." b64(|claims_json|) "." b64(signature), the
+ * signature by |sk| (libsodium form, seed || pk) over the first two
+ * segments; with |sk| NULL the third segment is empty. Malloc'd. */
+char *vtc_token_make(const char *header_json, const char *claims_json,
+                     const uint8_t sk[64]);
+
+/* A token of exactly the AUTH-50 form for (|username|, |device_id|) with
+ * the given iat and exp and a random jti, signed with the key of |srv|
+ * (vtc_server_keypair). Malloc'd. */
+char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
+                     uint64_t iat, uint64_t exp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,511 @@
+/* Account and device helpers of the test kit: Register, AddDevice + Login,
+ * Resume, prekey uploads, sends and acks as a well-behaved client makes
+ * them (spec/auth.md Registration, Login, Linking; spec/delivery.md Send),
+ * and session tokens minted with the server key (spec/auth.md AUTH-50). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ventra/crypto.h"
+#include "ventra/prekeys.h"
+#include "vtc.h"
+#include "vtc_int.h"
+
+static vtc_device *device_new(int port, const char *username)
+{
+    vtc_device *d = calloc(1, sizeof *d);
+
+    if (d == NULL)
+        vtc_fail("out of memory");
+    snprintf(d->username, sizeof d->username, "%s", username);
+    d->port = port;
+    if (vt_identity_generate(&d->id) != VT_OK)
+        vtc_fail("vt_identity_generate failed");
+    return d;
+}
+
+void vtc_device_free(vtc_device *d)
+{
+    if (d == NULL)
+        return;
+    vtc_client_free(d->c);
+    vt_identity_free(d->id);
+    free(d);
+}
+
+void vtc_disconnect(vtc_device *d)
+{
+    if (d == NULL)
+        return;
+    vtc_client_free(d->c);
+    d->c = NULL;
+}
+
+static const char *code_str(const Ventra__V1__Response *r)
+{
+    const ProtobufCEnumValue *v;
+
+    if (r == NULL)
+        return "no response";
+    if (r->error == NULL)
+        return "OK";
+    v = protobuf_c_enum_descriptor_get_value(&ventra__v1__error_code__descriptor,
+                                             (int)r->error->code);
+    return v ? v->name : "unknown code";
+}
+
+bool vtc_server_info(vtc_client *c, uint8_t server_key[32])
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__GetServerInfoRequest body = VENTRA__V1__GET_SERVER_INFO_REQUEST__INIT;
+    Ventra__V1__Response *r;
+    bool ok;
+
+    req.body_case = VENTRA__V1__REQUEST__BODY_GET_SERVER_INFO;
+    req.get_server_info = &body;
+    r = vtc_call(c, &req);
+    ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_SERVER_INFO &&
+         r->get_server_info->server_key.len == 32;
+    if (ok)
+        memcpy(server_key, r->get_server_info->server_key.data, 32);
+    vtc_response_free(r);
+    return ok;
+}
+
+bool vtc_challenge(vtc_client *c, int purpose, uint8_t nonce[32])
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__GetChallengeRequest body = VENTRA__V1__GET_CHALLENGE_REQUEST__INIT;
+    Ventra__V1__Response *r;
+    bool ok;
+
+    body.purpose = (Ventra__V1__ChallengePurpose)purpose;
+    req.body_case = VENTRA__V1__REQUEST__BODY_GET_CHALLENGE;
+    req.get_challenge = &body;
+    r = vtc_call(c, &req);
+    ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE &&
+         r->get_challenge->nonce.len == 32;
+    if (ok)
+        memcpy(nonce, r->get_challenge->nonce.data, 32);
+    else
+        fprintf(stderr, "vtc: GetChallenge(%d): %s\n", purpose, code_str(r));
+    vtc_response_free(r);
+    return ok;
+}
+
+vtc_device *vtc_register(int port, const char *username)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__RegisterRequest body = VENTRA__V1__REGISTER_REQUEST__INIT;
+    uint8_t nonce[32], sig[64], tr[VT_TRANSCRIPT_MAX];
+    Ventra__V1__Response *r;
+    vtc_device *d = device_new(port, username);
+    size_t tlen;
+
+    d->c = vtc_client_new(port);
+    if (!vtc_server_info(d->c, d->server_key))
+        vtc_fail("GetServerInfo failed");
+    if (!vtc_challenge(d->c, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_REGISTER,
+                       nonce))
+        vtc_fail("GetChallenge(REGISTER) failed");
+    if (vt_transcript_register(tr, sizeof tr, &tlen, d->server_key, nonce, 32,
+                               d->username, vt_identity_public(d->id)) != VT_OK ||
+        vt_identity_sign(d->id, sig, tr, tlen) != VT_OK)
+        vtc_fail("register transcript");
+    body.username = d->username;
+    body.identity_key.data = (uint8_t *)vt_identity_public(d->id);
+    body.identity_key.len = 32;
+    body.device_name = "test device";
+    body.nonce.data = nonce;
+    body.nonce.len = 32;
+    body.signature.data = sig;
+    body.signature.len = 64;
+    req.body_case = VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT;
+    req.register_account = &body;
+    r = vtc_call(d->c, &req);
+    if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT)
+        vtc_fail("Register(%s): %s%s%s", username, code_str(r), r && r->error ? " " : "",
+                 r && r->error ? r->error->message : "");
+    d->device_id = r->register_account->device_id;
+    snprintf(d->token, sizeof d->token, "%s", r->register_account->token);
+    vtc_response_free(r);
+    return d;
+}
+
+vtc_device *vtc_link(vtc_device *owner)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__AddDeviceRequest body = VENTRA__V1__ADD_DEVICE_REQUEST__INIT;
+    uint8_t sig[64], tr[VT_TRANSCRIPT_MAX];
+    Ventra__V1__Response *r;
+    vtc_device *d;
+    size_t tlen;
+    int rc;
+
+    if (owner->c == NULL)
+        vtc_fail("vtc_link: the owner device is offline");
+    d = device_new(owner->port, owner->username);
+    memcpy(d->server_key, owner->server_key, 32);
+    if (vt_transcript_link(tr, sizeof tr, &tlen, owner->server_key, owner->username,
+                           owner->device_id, vt_identity_public(d->id)) != VT_OK ||
+        vt_identity_sign(owner->id, sig, tr, tlen) != VT_OK)
+        vtc_fail("link transcript");
+    body.identity_key.data = (uint8_t *)vt_identity_public(d->id);
+    body.identity_key.len = 32;
+    body.device_name = "linked device";
+    body.signature.data = sig;
+    body.signature.len = 64;
+    req.body_case = VENTRA__V1__REQUEST__BODY_ADD_DEVICE;
+    req.add_device = &body;
+    r = vtc_call(owner->c, &req);
+    if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_ADD_DEVICE)
+        vtc_fail("AddDevice(%s): %s", owner->username, code_str(r));
+    d->device_id = r->add_device->device_id;
+    vtc_response_free(r);
+    rc = vtc_login(d, d->port);
+    if (rc != 0)
+        vtc_fail("Login of linked device %s/%u: error %d", d->username, d->device_id, rc);
+    return d;
+}
+
+int vtc_login(vtc_device *d, int port)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__LoginRequest body = VENTRA__V1__LOGIN_REQUEST__INIT;
+    uint8_t nonce[32], sig[64], tr[VT_TRANSCRIPT_MAX];
+    Ventra__V1__Response *r;
+    size_t tlen;
+    int rc;
+
+    vtc_disconnect(d);
+    d->port = port;
+    d->c = vtc_client_new(port);
+    r = vtc_rpc_get_challenge(d->c,
+                              VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_LOGIN);
+    rc = vtc_error_code(r);
+    if (rc == 0 && (r->body_case != VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE ||
+                    r->get_challenge->nonce.len != 32))
+        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL;
+    if (rc == 0)
+        memcpy(nonce, r->get_challenge->nonce.data, 32);
+    vtc_response_free(r);
+    if (rc != 0)
+        return rc;
+    if (vt_transcript_login(tr, sizeof tr, &tlen, d->server_key, nonce, 32, d->username,
+                            d->device_id) != VT_OK ||
+        vt_identity_sign(d->id, sig, tr, tlen) != VT_OK)
+        vtc_fail("login transcript");
+    body.username = d->username;
+    body.device_id = d->device_id;
+    body.nonce.data = nonce;
+    body.nonce.len = 32;
+    body.signature.data = sig;
+    body.signature.len = 64;
+    req.body_case = VENTRA__V1__REQUEST__BODY_LOGIN;
+    req.login = &body;
+    r = vtc_call(d->c, &req);
+    rc = vtc_error_code(r);
+    if (rc == 0 && r->body_case == VENTRA__V1__RESPONSE__BODY_LOGIN)
+        snprintf(d->token, sizeof d->token, "%s", r->login->token);
+    else if (rc == 0)
+        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL; /* WIRE-32: wrong or no body */
+    vtc_response_free(r);
+    return rc;
+}
+
+int vtc_resume(vtc_device *d, int port)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__ResumeRequest body = VENTRA__V1__RESUME_REQUEST__INIT;
+    Ventra__V1__Response *r;
+    int rc;
+
+    vtc_disconnect(d);
+    d->port = port;
+    d->c = vtc_client_new(port);
+    body.token = d->token;
+    req.body_case = VENTRA__V1__REQUEST__BODY_RESUME;
+    req.resume = &body;
+    r = vtc_call(d->c, &req);
+    rc = vtc_error_code(r);
+    if (rc == 0 && r->body_case == VENTRA__V1__RESPONSE__BODY_RESUME)
+        snprintf(d->token, sizeof d->token, "%s", r->resume->token);
+    else if (rc == 0)
+        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL;
+    vtc_response_free(r);
+    return rc;
+}
+
+uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__UploadPrekeysRequest body = VENTRA__V1__UPLOAD_PREKEYS_REQUEST__INIT;
+    Ventra__V1__SignedPrekey spk = VENTRA__V1__SIGNED_PREKEY__INIT;
+    Ventra__V1__SignedPrekey lrk = VENTRA__V1__SIGNED_PREKEY__INIT;
+    Ventra__V1__OneTimePrekey *otk = NULL, **otkp = NULL;
+    vt_signed_prekey s, l;
+    vt_prekey *keys = NULL;
+    Ventra__V1__Response *r;
+    uint32_t count;
+    size_t i;
+
+    if (vt_signed_prekey_generate(&s, d->id, 1, false) != VT_OK ||
+        vt_signed_prekey_generate(&l, d->id, 2, true) != VT_OK)
+        vtc_fail("vt_signed_prekey_generate failed");
+    spk.id = s.key.id;
+    spk.public_key.data = s.key.pub;
+    spk.public_key.len = 32;
+    spk.signature.data = s.signature;
+    spk.signature.len = 64;
+    lrk.id = l.key.id;
+    lrk.public_key.data = l.key.pub;
+    lrk.public_key.len = 32;
+    lrk.signature.data = l.signature;
+    lrk.signature.len = 64;
+    if (n > 0) {
+        keys = vtc_xmalloc(n * sizeof *keys);
+        otk = vtc_xmalloc(n * sizeof *otk);
+        otkp = vtc_xmalloc(n * sizeof *otkp);
+        for (i = 0; i < n; i++) {
+            Ventra__V1__OneTimePrekey init = VENTRA__V1__ONE_TIME_PREKEY__INIT;
+
+            if (vt_prekey_generate(&keys[i], first_id + (uint32_t)i) != VT_OK)
+                vtc_fail("vt_prekey_generate failed");
+            otk[i] = init;
+            otk[i].id = keys[i].id;
+            otk[i].public_key.data = keys[i].pub;
+            otk[i].public_key.len = 32;
+            otkp[i] = &otk[i];
+        }
+    }
+    body.signed_prekey = &spk;
+    body.last_resort_prekey = &lrk;
+    body.n_one_time_prekeys = n;
+    body.one_time_prekeys = otkp;
+    req.body_case = VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS;
+    req.upload_prekeys = &body;
+    r = vtc_call(d->c, &req);
+    if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_UPLOAD_PREKEYS)
+        vtc_fail("UploadPrekeys(%s/%u): %s", d->username, d->device_id, code_str(r));
+    count = r->upload_prekeys->one_time_count;
+    vtc_response_free(r);
+    vt_wipe(&s, sizeof s);
+    vt_wipe(&l, sizeof l);
+    if (keys != NULL)
+        vt_wipe(keys, n * sizeof *keys);
+    free(keys);
+    free(otk);
+    free(otkp);
+    return count;
+}
+
+void vtc_username(char out[33], const char *prefix)
+{
+    static unsigned counter;
+    char tail[24];
+    size_t i, plen, tlen;
+
+    tlen = (size_t)snprintf(tail, sizeof tail, "%ldx%u", (long)getpid(), ++counter);
+    plen = strlen(prefix);
+    if (plen + tlen > 31)
+        plen = 31 - tlen;
+    /* AUTH-1: a letter first, then [a-z0-9._-]. */
+    out[0] = 'u';
+    for (i = 0; i < plen; i++) {
+        char ch = (char)tolower((unsigned char)prefix[i]);
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-'))
+            ch = '_';
+        out[1 + i] = ch;
+    }
+    memcpy(out + 1 + plen, tail, tlen + 1);
+    /* Keep the prefix readable: drop the leading 'u' when it starts with a
+     * letter already. */
+    if (plen > 0 && out[1] >= 'a' && out[1] <= 'z')
+        memmove(out, out + 1, strlen(out + 1) + 1);
+}
+
+/* ListDevices(|user|) on |c|: the active device ids into |ids|; returns
+ * their count, or -1 on an error. */
+static int list_ids(vtc_client *c, const char *user, uint32_t ids[16])
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__ListDevicesRequest body = VENTRA__V1__LIST_DEVICES_REQUEST__INIT;
+    Ventra__V1__Response *r;
+    int n = -1;
+    size_t i;
+
+    body.username = (char *)user;
+    req.body_case = VENTRA__V1__REQUEST__BODY_LIST_DEVICES;
+    req.list_devices = &body;
+    r = vtc_call(c, &req);
+    if (r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_LIST_DEVICES) {
+        n = 0;
+        for (i = 0; i < r->list_devices->n_devices && i < 16; i++)
+            ids[n++] = r->list_devices->devices[i]->device_id;
+    }
+    vtc_response_free(r);
+    return n;
+}
+
+Ventra__V1__Response *vtc_send_text(vtc_device *from, const char *to_user,
+                                    const char *text, const uint8_t *message_id)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__SendRequest body = VENTRA__V1__SEND_REQUEST__INIT;
+    Ventra__V1__OutgoingEnvelope env[32], *rp[16], *sp[16];
+    uint32_t rids[16], sids[16];
+    uint8_t mid[16];
+    bool self = strcmp(to_user, from->username) == 0;
+    int nr, ns = 0, i;
+    size_t ne = 0;
+
+    if (from->c == NULL)
+        vtc_fail("vtc_send_text: the sender is offline");
+    if (message_id != NULL)
+        memcpy(mid, message_id, 16);
+    else if (vt_random_bytes(mid, 16) != VT_OK)
+        vtc_fail("vt_random_bytes failed");
+    nr = list_ids(from->c, to_user, rids);
+    if (nr < 0)
+        nr = 0; /* let Send itself answer NOT_FOUND or INVALID_ARGUMENT */
+    if (!self) {
+        ns = list_ids(from->c, "", sids);
+        if (ns < 0)
+            vtc_fail("ListDevices of the own account failed");
+    }
+    body.message_id.data = mid;
+    body.message_id.len = 16;
+    body.recipient = (char *)to_user;
+    for (i = 0; i < nr; i++) {
+        Ventra__V1__OutgoingEnvelope init = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
+
+        if (self && rids[i] == from->device_id)
+            continue;
+        env[ne] = init;
+        env[ne].device_id = rids[i];
+        env[ne].type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
+        env[ne].content.data = (uint8_t *)text;
+        env[ne].content.len = strlen(text);
+        rp[body.n_to_recipient++] = &env[ne++];
+    }
+    for (i = 0; i < ns; i++) {
+        Ventra__V1__OutgoingEnvelope init = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
+
+        if (sids[i] == from->device_id)
+            continue;
+        env[ne] = init;
+        env[ne].device_id = sids[i];
+        env[ne].type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
+        env[ne].content.data = (uint8_t *)text;
+        env[ne].content.len = strlen(text);
+        sp[body.n_to_self++] = &env[ne++];
+    }
+    body.to_recipient = rp;
+    body.to_self = sp;
+    req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
+    req.send = &body;
+    return vtc_call(from->c, &req);
+}
+
+Ventra__V1__MessageEvent *vtc_next_message(vtc_device *d, int timeout_ms)
+{
+    int64_t deadline = vtc_now_ms() + timeout_ms;
+
+    if (d->c == NULL)
+        return NULL;
+    for (;;) {
+        Ventra__V1__Event *e = vtc_next_event(d->c, vtc_left_ms(deadline));
+        Ventra__V1__MessageEvent *m;
+
+        if (e == NULL)
+            return NULL;
+        if (e->body_case == VENTRA__V1__EVENT__BODY_MESSAGE && e->message != NULL) {
+            m = e->message;
+            e->body_case = VENTRA__V1__EVENT__BODY__NOT_SET;
+            e->message = NULL;
+            vtc_event_free(e);
+            return m;
+        }
+        vtc_event_free(e);
+    }
+}
+
+void vtc_message_free(Ventra__V1__MessageEvent *m)
+{
+    if (m != NULL)
+        ventra__v1__message_event__free_unpacked(m, NULL);
+}
+
+int vtc_ack(vtc_device *d, const uint64_t *seqs, size_t count)
+{
+    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+    Ventra__V1__AckRequest body = VENTRA__V1__ACK_REQUEST__INIT;
+    Ventra__V1__Response *r;
+    int deleted = -1;
+
+    if (d->c == NULL)
+        return -1;
+    body.n_seqs = count;
+    body.seqs = (uint64_t *)seqs;
+    req.body_case = VENTRA__V1__REQUEST__BODY_ACK;
+    req.ack = &body;
+    r = vtc_call(d->c, &req);
+    if (r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_ACK)
+        deleted = (int)r->ack->deleted;
+    vtc_response_free(r);
+    return deleted;
+}
+
+/* ---- Tokens (spec/auth.md AUTH-50) ------------------------------------ */
+
+char *vtc_token_make(const char *header_json, const char *claims_json,
+                     const uint8_t sk[64])
+{
+    char *h = vtc_b64url(header_json, strlen(header_json));
+    char *c = vtc_b64url(claims_json, strlen(claims_json));
+    size_t len = strlen(h) + 1 + strlen(c);
+    char *s = NULL, *out;
+    uint8_t sig[64];
+
+    out = vtc_xmalloc(len + 1 + 90);
+    snprintf(out, len + 1, "%s.%s", h, c);
+    if (sk != NULL) {
+        if (vt_ed25519_sign(sig, (const uint8_t *)out, len, sk) != VT_OK)
+            vtc_fail("vt_ed25519_sign failed");
+        s = vtc_b64url(sig, sizeof sig);
+    }
+    snprintf(out + len, 90, ".%s", s ? s : "");
+    free(h);
+    free(c);
+    free(s);
+    return out;
+}
+
+char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
+                     uint64_t iat, uint64_t exp)
+{
+    uint8_t pk[32], sk[64], jti[16];
+    char claims[512], hex[65], *j, *tok;
+    size_t i;
+
+    vtc_server_keypair(srv, pk, sk);
+    for (i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", pk[i]);
+    if (vt_random_bytes(jti, sizeof jti) != VT_OK)
+        vtc_fail("vt_random_bytes failed");
+    j = vtc_b64url(jti, sizeof jti);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"ventra:%s\",\"sub\":\"%s\",\"dev\":%u,\"iat\":%llu,\"exp\":%llu,"
+             "\"jti\":\"%s\"}",
+             hex, username, device_id, (unsigned long long)iat, (unsigned long long)exp,
+             j);
+    tok = vtc_token_make("{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", claims, sk);
+    vt_wipe(sk, sizeof sk);
+    free(j);
+    return tok;
+}

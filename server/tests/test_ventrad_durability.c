@@ -1,0 +1,514 @@
+/* Black-box tests of ventrad's durability: accepted sends and Acks survive
+ * kill -9, a graceful shutdown loses no accepted send and ends sessions as
+ * the spec says, and seqs keep increasing across restarts (spec/delivery.md
+ * DELIV-2, DELIV-40, DELIV-50; spec/wire.md WIRE-14 and section 1.4). */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "ventra/crypto.h"
+#include "vt_constants.h"
+#include "vtc.h"
+
+/* ---- Helpers ----------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int left_ms(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+
+    return left > 0 ? (int)left : 0;
+}
+
+static int setup(void **state)
+{
+    vtc_server *srv = calloc(1, sizeof *srv);
+
+    if (srv == NULL)
+        return -1;
+    vtc_server_start(srv, NULL);
+    *state = srv;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    vtc_server *srv = *state;
+
+    vtc_server_cleanup(srv);
+    free(srv);
+    return 0;
+}
+
+static vtc_device *new_account(const vtc_server *srv, const char *prefix)
+{
+    char name[33];
+
+    vtc_username(name, prefix);
+    return vtc_register(srv->port, name);
+}
+
+static void new_mid(uint8_t mid[16])
+{
+    assert_int_equal(vt_random_bytes(mid, 16), VT_OK);
+}
+
+static void expect_body(const Ventra__V1__Response *r, int body)
+{
+    assert_non_null(r);
+    if (r->error != NULL)
+        fail_msg("expected a body %d, got error %d (%s)", body, (int)r->error->code,
+                 r->error->message ? r->error->message : "");
+    assert_int_equal(r->body_case, body);
+}
+
+/* A Send from a one-device account to a one-device account (envelope for
+ * device 1, content |text|), built in place so it can be pipelined. */
+typedef struct send_buf {
+    Ventra__V1__Request req;
+    Ventra__V1__SendRequest send;
+    Ventra__V1__OutgoingEnvelope env;
+    Ventra__V1__OutgoingEnvelope *rp[1];
+    char content[32];
+    uint8_t mid[16];
+} send_buf;
+
+static void send_build(send_buf *b, const char *recipient, const char *text,
+                       const uint8_t mid[16])
+{
+    memset(b, 0, sizeof *b);
+    ventra__v1__request__init(&b->req);
+    ventra__v1__send_request__init(&b->send);
+    ventra__v1__outgoing_envelope__init(&b->env);
+    memcpy(b->mid, mid, 16);
+    snprintf(b->content, sizeof b->content, "%s", text);
+    b->env.device_id = 1;
+    b->env.type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
+    b->env.content.data = (uint8_t *)b->content;
+    b->env.content.len = strlen(b->content);
+    b->rp[0] = &b->env;
+    b->send.message_id.data = b->mid;
+    b->send.message_id.len = 16;
+    b->send.recipient = (char *)recipient;
+    b->send.n_to_recipient = 1;
+    b->send.to_recipient = b->rp;
+    b->req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
+    b->req.send = &b->send;
+}
+
+/* Sends and waits; asserts success with |duplicate|; returns the time. */
+static uint64_t send_one(vtc_device *from, const vtc_device *to, const char *text,
+                         const uint8_t mid[16], bool duplicate)
+{
+    send_buf b;
+    Ventra__V1__Response *r;
+    uint64_t t;
+
+    send_build(&b, to->username, text, mid);
+    r = vtc_call(from->c, &b.req);
+    expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
+    assert_int_equal(!!r->send->duplicate, duplicate);
+    t = r->send->server_time_ms;
+    vtc_response_free(r);
+    return t;
+}
+
+/* The next event of kind |kind| on |c| within |ms|, others dropped. */
+static Ventra__V1__Event *wait_event(vtc_client *c, int kind, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+
+    for (;;) {
+        Ventra__V1__Event *e = vtc_next_event(c, left_ms(deadline));
+
+        if (e == NULL)
+            return NULL;
+        if ((int)e->body_case == kind)
+            return e;
+        vtc_event_free(e);
+    }
+}
+
+/* The next MessageEvent or QueueDrainedEvent of |d| within |ms|. */
+static Ventra__V1__Event *next_delivery(vtc_device *d, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+
+    for (;;) {
+        Ventra__V1__Event *e = vtc_next_event(d->c, left_ms(deadline));
+
+        if (e == NULL)
+            return NULL;
+        if (e->body_case == VENTRA__V1__EVENT__BODY_MESSAGE ||
+            e->body_case == VENTRA__V1__EVENT__BODY_QUEUE_DRAINED)
+            return e;
+        vtc_event_free(e);
+    }
+}
+
+/* Reads the MessageEvents |d| gets until its QueueDrainedEvent (whose
+ * count must equal their number) or until none arrives for |quiet_ms|;
+ * the events go to *out (malloc'd, owned by the caller), their number to
+ * *n. The drain event itself is not what these tests are about. */
+static void read_delivered(vtc_device *d, Ventra__V1__Event ***out, size_t *n,
+                           int quiet_ms)
+{
+    size_t cap = 16;
+
+    *out = malloc(cap * sizeof **out);
+    assert_non_null(*out);
+    *n = 0;
+    for (;;) {
+        Ventra__V1__Event *e = next_delivery(d, quiet_ms);
+
+        if (e == NULL)
+            return;
+        if (e->body_case == VENTRA__V1__EVENT__BODY_QUEUE_DRAINED) {
+            assert_int_equal(e->queue_drained->count, *n);
+            vtc_event_free(e);
+            return;
+        }
+        if (*n == cap) {
+            cap *= 2;
+            *out = realloc(*out, cap * sizeof **out);
+            assert_non_null(*out);
+        }
+        (*out)[(*n)++] = e;
+    }
+}
+
+static void free_events(Ventra__V1__Event **ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        vtc_event_free(ev[i]);
+    free(ev);
+}
+
+/* The next MessageEvent of |d|: message |mid|; returns its seq. */
+static uint64_t expect_next_is(vtc_device *d, const uint8_t mid[16])
+{
+    Ventra__V1__Event *e = wait_event(d->c, VENTRA__V1__EVENT__BODY_MESSAGE, 5000);
+    uint64_t seq;
+
+    if (e == NULL || e->body_case != VENTRA__V1__EVENT__BODY_MESSAGE)
+        fail_msg("%s: expected a MessageEvent, got %d", d->username,
+                 e ? (int)e->body_case : -1);
+    assert_int_equal(e->message->message_id.len, 16);
+    assert_memory_equal(e->message->message_id.data, mid, 16);
+    seq = e->message->seq;
+    vtc_event_free(e);
+    return seq;
+}
+
+static void expect_killed(int status)
+{
+    assert_true(status != -1);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+/* ---- Tests ---------------------------------------------------------------------- */
+
+/* DELIV-2: every send acknowledged before a kill -9 is delivered after the
+ * restart, in order, once; the idempotency records survive too. */
+static void test_queue_survives_kill9(void **state)
+{
+    vtc_server *srv = *state;
+    vtc_device *alice = new_account(srv, "alice");
+    vtc_device *bob = new_account(srv, "bob");
+    enum { N = 50 };
+    uint8_t mid[N][16];
+    uint64_t t[N], seqs[N];
+    Ventra__V1__Event **ev;
+    size_t n;
+
+    vtc_disconnect(bob);
+    for (int i = 0; i < N; i++) {
+        char text[32];
+
+        new_mid(mid[i]);
+        snprintf(text, sizeof text, "k%d", i);
+        t[i] = send_one(alice, bob, text, mid[i], false);
+    }
+    /* Right after the last SendResponse. */
+    expect_killed(vtc_server_stop(srv, SIGKILL));
+    vtc_server_restart(srv);
+
+    assert_int_equal(vtc_login(bob, srv->port), 0);
+    read_delivered(bob, &ev, &n, 3000);
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < n; i++) {
+        const Ventra__V1__MessageEvent *m = ev[i]->message;
+        char text[32];
+
+        snprintf(text, sizeof text, "k%zu", i);
+        assert_int_equal(m->message_id.len, 16);
+        assert_memory_equal(m->message_id.data, mid[i], 16);
+        assert_string_equal(m->sender, alice->username);
+        assert_int_equal(m->sender_device, 1);
+        assert_string_equal(m->recipient, bob->username);
+        assert_int_equal(m->content.len, strlen(text));
+        assert_memory_equal(m->content.data, text, strlen(text));
+        assert_int_equal(m->server_time_ms, t[i]);
+        seqs[i] = m->seq;
+        if (i > 0)
+            assert_true(seqs[i] > seqs[i - 1]);
+    }
+    free_events(ev, n);
+
+    /* The idempotency record of the last one survived as well (DELIV-2). */
+    assert_int_equal(vtc_login(alice, srv->port), 0);
+    assert_int_equal(send_one(alice, bob, "k49", mid[N - 1], true), t[N - 1]);
+
+    assert_int_equal(vtc_ack(bob, seqs, N), N);
+
+    vtc_device_free(bob);
+    vtc_device_free(alice);
+}
+
+/* DELIV-50: an Ack answered before a kill -9 stays done after it. */
+static void test_ack_survives_kill9(void **state)
+{
+    vtc_server *srv = *state;
+    vtc_device *alice = new_account(srv, "alice");
+    vtc_device *bob = new_account(srv, "bob");
+    uint8_t mid[10][16];
+    uint64_t seqs[10];
+    Ventra__V1__Event **ev;
+    size_t n;
+
+    for (int i = 0; i < 10; i++) {
+        new_mid(mid[i]);
+        send_one(alice, bob, "a", mid[i], false);
+    }
+    for (int i = 0; i < 10; i++)
+        seqs[i] = expect_next_is(bob, mid[i]);
+    assert_int_equal(vtc_ack(bob, seqs, 5), 5);
+    expect_killed(vtc_server_stop(srv, SIGKILL));
+    vtc_server_restart(srv);
+
+    assert_int_equal(vtc_login(bob, srv->port), 0);
+    read_delivered(bob, &ev, &n, 3000);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_memory_equal(ev[i]->message->message_id.data, mid[5 + i], 16);
+        assert_int_equal(ev[i]->message->seq, seqs[5 + i]);
+    }
+    free_events(ev, n);
+
+    vtc_device_free(bob);
+    vtc_device_free(alice);
+}
+
+typedef struct stopper {
+    vtc_server *srv;
+    int sig;
+    int status;
+} stopper;
+
+static void *stop_thread(void *arg)
+{
+    stopper *s = arg;
+
+    s->status = vtc_server_stop(s->srv, s->sig);
+    return NULL;
+}
+
+/* WIRE-14 and section 1.4: on SIGTERM the server answers what is in flight
+ * (or refuses it with UNAVAILABLE), sends SessionEndedEvent(SHUTDOWN) then
+ * close 1001 on authenticated connections, close 1001 on the others, and
+ * exits 0; DELIV-2: no send it acknowledged is lost, none it refused is
+ * delivered (WIRE-45). */
+static void test_graceful_shutdown(void **state)
+{
+    vtc_server *srv = *state;
+    vtc_device *alice = new_account(srv, "alice");
+    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *carol = new_account(srv, "carol");
+    vtc_client *anon = vtc_client_new(srv->port);
+    enum { N = 30 };
+    send_buf *b = calloc(N, sizeof *b);
+    uint32_t ids[N];
+    int outcome[N]; /* 1 accepted, 2 refused, 0 unknown (no response) */
+    bool delivered[N] = {false};
+    size_t accepted = 0, refused = 0, lost = 0;
+    stopper st = {.srv = srv, .sig = SIGTERM, .status = -1};
+    pthread_t th;
+    Ventra__V1__Event *e, **ev;
+    size_t n;
+
+    assert_non_null(b);
+    vtc_disconnect(bob);
+    for (int i = 0; i < N; i++) {
+        uint8_t mid[16];
+        char text[32];
+
+        new_mid(mid);
+        snprintf(text, sizeof text, "g%d", i);
+        send_build(&b[i], bob->username, text, mid);
+        ids[i] = vtc_send_request(alice->c, &b[i].req);
+    }
+    /* SIGTERM at once, from another thread, so that this one keeps reading
+     * the responses and close frames while the server shuts down. */
+    assert_int_equal(pthread_create(&th, NULL, stop_thread, &st), 0);
+
+    for (int i = 0; i < N; i++) {
+        Ventra__V1__Response *r = vtc_wait_response(alice->c, ids[i], 10000);
+
+        if (r == NULL) {
+            outcome[i] = 0;
+            lost++;
+        } else if (r->error != NULL) {
+            if ((int)r->error->code != VT_ERR_UNAVAILABLE)
+                fail_msg("send %d refused with %d during shutdown", i,
+                         (int)r->error->code);
+            outcome[i] = 2;
+            refused++;
+        } else {
+            expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
+            assert_false(r->send->duplicate);
+            outcome[i] = 1;
+            accepted++;
+        }
+        vtc_response_free(r);
+    }
+    print_message("shutdown: %zu sends accepted, %zu refused, %zu unanswered\n", accepted,
+                  refused, lost);
+
+    /* Authenticated connections: SessionEndedEvent(SHUTDOWN), then 1001. */
+    e = wait_event(alice->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 10000);
+    assert_non_null(e);
+    assert_int_equal(e->session_ended->reason,
+                     VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN);
+    vtc_event_free(e);
+    assert_int_equal(vtc_wait_close(alice->c, 10000), 1001);
+    assert_null(vtc_next_event(alice->c, 0)); /* it was the last frame */
+
+    e = wait_event(carol->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 10000);
+    assert_non_null(e);
+    assert_int_equal(e->session_ended->reason,
+                     VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN);
+    vtc_event_free(e);
+    assert_int_equal(vtc_wait_close(carol->c, 10000), 1001);
+    assert_null(vtc_next_event(carol->c, 0));
+
+    /* An unauthenticated connection: 1001 and never an event (WIRE-37). */
+    assert_int_equal(vtc_wait_close(anon, 10000), 1001);
+    assert_null(vtc_next_event(anon, 0));
+
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(st.status != -1);
+    if (!WIFEXITED(st.status))
+        fail_msg("ventrad did not exit normally on SIGTERM (status %d)", st.status);
+    assert_int_equal(WEXITSTATUS(st.status), 0);
+
+    vtc_server_restart(srv);
+    assert_int_equal(vtc_login(bob, srv->port), 0);
+    read_delivered(bob, &ev, &n, 3000);
+    for (size_t i = 0; i < n; i++) {
+        int k = -1;
+
+        for (int j = 0; j < N; j++)
+            if (memcmp(ev[i]->message->message_id.data, b[j].mid, 16) == 0)
+                k = j;
+        if (k < 0)
+            fail_msg("bob got a message that was never sent");
+        if (delivered[k])
+            fail_msg("send %d delivered twice", k);
+        delivered[k] = true;
+        if (outcome[k] == 2)
+            fail_msg("send %d was refused with UNAVAILABLE but delivered", k);
+        assert_memory_equal(ev[i]->message->content.data, b[k].content,
+                            strlen(b[k].content));
+        if (i > 0)
+            assert_true(ev[i]->message->seq > ev[i - 1]->message->seq);
+    }
+    free_events(ev, n);
+    print_message("shutdown: %zu of the %d sends delivered after the restart\n", n, N);
+    for (int i = 0; i < N; i++)
+        if (outcome[i] == 1 && !delivered[i])
+            fail_msg("send %d was accepted before the shutdown but is lost", i);
+
+    vtc_client_free(anon);
+    free(b);
+    vtc_device_free(carol);
+    vtc_device_free(bob);
+    vtc_device_free(alice);
+}
+
+/* DELIV-40: a seq is never reused for a device, not after its messages
+ * were acknowledged (so the queue is empty) and not across restarts,
+ * graceful or not. */
+static void test_seq_increases_across_restart(void **state)
+{
+    vtc_server *srv = *state;
+    vtc_device *alice = new_account(srv, "alice");
+    vtc_device *bob = new_account(srv, "bob");
+    uint64_t top = 0;
+
+    for (int phase = 0; phase < 3; phase++) {
+        for (int i = 0; i < 3; i++) {
+            uint8_t mid[16];
+            uint64_t s;
+
+            new_mid(mid);
+            send_one(alice, bob, "s", mid, false);
+            s = expect_next_is(bob, mid);
+            if (s <= top)
+                fail_msg("phase %d: seq %llu after seq %llu", phase,
+                         (unsigned long long)s, (unsigned long long)top);
+            top = s;
+            assert_int_equal(vtc_ack(bob, &s, 1), 1);
+        }
+        if (phase == 0) {
+            vtc_server_restart(srv); /* SIGTERM, then start again */
+        } else if (phase == 1) {
+            expect_killed(vtc_server_stop(srv, SIGKILL));
+            vtc_server_restart(srv);
+        } else {
+            break;
+        }
+        assert_int_equal(vtc_login(alice, srv->port), 0);
+        assert_int_equal(vtc_login(bob, srv->port), 0);
+    }
+
+    vtc_device_free(bob);
+    vtc_device_free(alice);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_queue_survives_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_survives_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_increases_across_restart, setup,
+                                        teardown),
+    };
+
+    if (vt_crypto_init() != VT_OK)
+        return 1;
+    /* VTC_TEST_FILTER=test_name runs one test (a cmocka pattern). */
+    if (getenv("VTC_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("VTC_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,704 @@
+/* Black-box tests of ventrad against hostile and malformed input: frames
+ * that do not decode, wrong kinds, bad request ids, oversized and text
+ * messages, fragmented messages, field bounds, the handshake rules, the
+ * count of consecutive bad frames, the auth timeout, and the plain HTTP
+ * endpoints (spec/wire.md sections 1 and 2, WIRE-1 to WIRE-38, WIRE-60). */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "ventra/crypto.h"
+#include "vtc.h"
+
+#define E(name) VENTRA__V1__ERROR_CODE__ERROR_##name
+#define P(name) VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_##name
+
+static vtc_server srv;
+static vtc_server srv_timeout; /* --auth-timeout-s 1, started on demand */
+
+static int setup(void **state)
+{
+    (void)state;
+    vtc_server_start(&srv, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vtc_server_cleanup(&srv);
+    vtc_server_cleanup(&srv_timeout);
+    return 0;
+}
+
+static int code_of(Ventra__V1__Response *r)
+{
+    int rc = vtc_error_code(r);
+
+    vtc_response_free(r);
+    return rc;
+}
+
+/* The server keeps serving: a fresh client registers and pings. */
+static void assert_serving(void)
+{
+    char user[33];
+    vtc_device *d;
+
+    vtc_username(user, "alive");
+    d = vtc_register(srv.port, user);
+    assert_int_equal(code_of(vtc_rpc_ping(d->c, 77)), 0);
+    vtc_device_free(d);
+}
+
+/* Sends |len| raw bytes as one binary message; expects a Response with
+ * |id| and error |code| and nothing else in it. */
+static void expect_error(vtc_client *c, const void *data, size_t len, uint32_t id,
+                         int code)
+{
+    Ventra__V1__Response *r = vtc_call_raw(c, data, len);
+
+    if (r == NULL)
+        fail_msg("no response (close code %d)", vtc_client_close_code(c));
+    if (vtc_error_code(r) != code || r->id != id)
+        fail_msg("got id %u code %d, want id %u code %d", r->id, vtc_error_code(r), id,
+                 code);
+    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY__NOT_SET);
+    assert_true(r->error->retry_after_ms == 0);
+    vtc_response_free(r);
+}
+
+static void expect_ping_ok(vtc_client *c)
+{
+    Ventra__V1__Response *r = vtc_rpc_ping(c, 0xabcdef);
+
+    if (r == NULL)
+        fail_msg("Ping: no response (close code %d)", vtc_client_close_code(c));
+    assert_int_equal(vtc_error_code(r), 0);
+    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY_PING);
+    assert_true(r->ping->nonce == 0xabcdef);
+    vtc_response_free(r);
+}
+
+/* An encoded Frame{request{id, ping{nonce}}}. */
+static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
+{
+    uint8_t body[16];
+    size_t n = 0;
+
+    body[n++] = 0x08;
+    n += vtc_pb_varint(body + n, nonce);
+    return vtc_raw_request(out, cap, id, 11, body, n);
+}
+
+/* ---- Undecodable frames, kinds, ids, bodies ---------------------------- */
+
+static void test_garbage(void **state)
+{
+    static const uint8_t junk[][8] = {
+        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* runaway varint */
+        {0x0a, 0x7f, 0x08, 0x01},                         /* length past the end */
+        {0x0b, 0x00},                                     /* group wire type */
+        {0x00, 0x01},                                     /* tag 0 */
+        {0x08, 0x01},                                     /* request as a varint */
+    };
+    static const size_t junk_len[] = {8, 4, 2, 2, 2};
+    vtc_client *c = vtc_client_new(srv.port);
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof junk_len / sizeof junk_len[0]; i++) {
+        expect_error(c, junk[i], junk_len[i], 0, E(MALFORMED_FRAME));
+        expect_ping_ok(c); /* the connection stays open (WIRE-23) */
+    }
+    vtc_client_free(c);
+    assert_serving();
+}
+
+static void test_truncated(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    uint8_t buf[64];
+    size_t n = ping_frame(buf, sizeof buf, 9, 0x112233445566ull), cut;
+
+    (void)state;
+    for (cut = 1; cut < n; cut++) {
+        expect_error(c, buf, n - cut, 0, E(MALFORMED_FRAME));
+        expect_ping_ok(c);
+    }
+    vtc_client_free(c);
+    assert_serving();
+}
+
+/* WIRE-21: a message of MAX_FRAME_SIZE bytes is served, one byte more is
+ * closed with 1009 and not answered. */
+static void test_oversize(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    size_t max = VT_MAX_FRAME_SIZE;
+    uint8_t *buf = malloc(max + 1), ping[16];
+    size_t n, pl, hdr;
+    Ventra__V1__Response *r;
+
+    (void)state;
+    assert_non_null(buf);
+    /* Frame{request{id 5, ping{}, field 99: padding}}: unknown fields are
+     * skipped (WIRE-22), so this is a Ping of exactly |max| bytes. */
+    n = 0;
+    ping[n++] = 0x08;
+    ping[n++] = 0x05; /* id 5 */
+    ping[n++] = 0x5a;
+    ping[n++] = 0x00; /* field 11 (ping), empty */
+    /* Outer: 0x0a, len(3 bytes varint), inner = ping(4) + tag(2) +
+     * len(3) + padding. */
+    hdr = 1 + 3;
+    pl = max - hdr - n - 2 - 3;
+    buf[0] = 0x0a;
+    {
+        size_t inner = n + 2 + 3 + pl, o = 4;
+
+        buf[1] = (uint8_t)(0x80 | (inner & 0x7f));
+        buf[2] = (uint8_t)(0x80 | (inner >> 7 & 0x7f));
+        buf[3] = (uint8_t)(inner >> 14);
+        memcpy(buf + o, ping, n);
+        o += n;
+        buf[o++] = 0x9a; /* field 99, length-delimited */
+        buf[o++] = 0x06;
+        buf[o++] = (uint8_t)(0x80 | (pl & 0x7f));
+        buf[o++] = (uint8_t)(0x80 | (pl >> 7 & 0x7f));
+        buf[o++] = (uint8_t)(pl >> 14);
+        memset(buf + o, 'p', pl);
+        o += pl;
+        assert_int_equal(o, max);
+    }
+    r = vtc_call_raw(c, buf, max);
+    if (r == NULL)
+        fail_msg("no answer to a message of MAX_FRAME_SIZE bytes (close %d)",
+                 vtc_client_close_code(c));
+    assert_int_equal(r->id, 5);
+    assert_int_equal(vtc_error_code(r), 0);
+    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY_PING);
+    vtc_response_free(r);
+
+    /* One byte more (the padding grows by one; still a valid Frame). */
+    {
+        vtc_client *c2 = vtc_client_new(srv.port);
+        uint8_t *big = malloc(max + 1);
+        size_t inner = n + 2 + 3 + pl + 1, o = 4;
+        Ventra__V1__Event *e;
+
+        assert_non_null(big);
+        big[0] = 0x0a;
+        big[1] = (uint8_t)(0x80 | (inner & 0x7f));
+        big[2] = (uint8_t)(0x80 | (inner >> 7 & 0x7f));
+        big[3] = (uint8_t)(inner >> 14);
+        memcpy(big + o, ping, n);
+        o += n;
+        big[o++] = 0x9a;
+        big[o++] = 0x06;
+        big[o++] = (uint8_t)(0x80 | ((pl + 1) & 0x7f));
+        big[o++] = (uint8_t)(0x80 | ((pl + 1) >> 7 & 0x7f));
+        big[o++] = (uint8_t)((pl + 1) >> 14);
+        memset(big + o, 'p', pl + 1);
+        o += pl + 1;
+        assert_int_equal(o, max + 1);
+        vtc_ws_send(vtc_client_ws(c2), 2, big, o, 1);
+        /* No answer (a Response would be queued and dropped by
+         * vtc_wait_close, so look for one first). */
+        r = vtc_wait_response(c2, 5, 5000);
+        if (r != NULL)
+            fail_msg("the oversized message was answered (code %d)", vtc_error_code(r));
+        assert_int_equal(vtc_wait_close(c2, 5000), 1009);
+        e = vtc_next_event(c2, 0);
+        assert_null(e);
+        free(big);
+        vtc_client_free(c2);
+    }
+    free(buf);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+static void test_text_message(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    uint8_t buf[64];
+    size_t n = ping_frame(buf, sizeof buf, 3, 1);
+
+    (void)state;
+    /* Even a valid frame in a text message (WIRE-4). */
+    assert_true(vtc_ws_send(vtc_client_ws(c), 1, buf, n, 1));
+    assert_int_equal(vtc_wait_close(c, 5000), 1003);
+    vtc_client_free(c);
+
+    c = vtc_client_new(srv.port);
+    assert_true(vtc_ws_send(vtc_client_ws(c), 1, "hello", 5, 1));
+    assert_int_equal(vtc_wait_close(c, 5000), 1003);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+static void test_unknown_kind(void **state)
+{
+    static const uint8_t resp[] = {0x12, 0x02, 0x08, 0x05}; /* response{id 5} */
+    static const uint8_t evt[] = {0x1a, 0x00};              /* event{} */
+    static const uint8_t unknown_only[] = {0x20, 0x01};     /* field 4 only */
+    vtc_client *c = vtc_client_new(srv.port);
+
+    (void)state;
+    expect_error(c, "", 0, 0, E(UNKNOWN_FRAME_KIND));
+    expect_ping_ok(c);
+    expect_error(c, resp, sizeof resp, 0, E(UNKNOWN_FRAME_KIND));
+    expect_ping_ok(c);
+    expect_error(c, evt, sizeof evt, 0, E(UNKNOWN_FRAME_KIND));
+    expect_ping_ok(c);
+    expect_error(c, unknown_only, sizeof unknown_only, 0, E(UNKNOWN_FRAME_KIND));
+    expect_ping_ok(c);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+static void test_unknown_rpc(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    uint8_t buf[64];
+    size_t n;
+
+    (void)state;
+    /* No body. */
+    n = vtc_raw_request(buf, sizeof buf, 7, 0, NULL, 0);
+    expect_error(c, buf, n, 7, E(UNKNOWN_RPC));
+    expect_ping_ok(c);
+    /* Body fields the server does not know: 99, 16, 1000. */
+    n = vtc_raw_request(buf, sizeof buf, 8, 99, NULL, 0);
+    expect_error(c, buf, n, 8, E(UNKNOWN_RPC));
+    expect_ping_ok(c);
+    n = vtc_raw_request(buf, sizeof buf, 9, 16, NULL, 0);
+    expect_error(c, buf, n, 9, E(UNKNOWN_RPC));
+    expect_ping_ok(c);
+    n = vtc_raw_request(buf, sizeof buf, 10, 1000, (const uint8_t *)"\x08\x01", 2);
+    expect_error(c, buf, n, 10, E(UNKNOWN_RPC));
+    expect_ping_ok(c);
+    /* Order: unknown RPC (step 8) before the gate (step 9) on an
+     * unauthenticated connection; both above are. */
+    vtc_client_free(c);
+    assert_serving();
+}
+
+static void test_request_id_zero(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    uint8_t buf[64];
+    size_t n;
+
+    (void)state;
+    n = ping_frame(buf, sizeof buf, 0, 5);
+    expect_error(c, buf, n, 0, E(DUPLICATE_REQUEST_ID));
+    expect_ping_ok(c);
+    /* Step 5 comes before step 8: id 0 and no body. */
+    n = vtc_raw_request(buf, sizeof buf, 0, 0, NULL, 0);
+    expect_error(c, buf, n, 0, E(DUPLICATE_REQUEST_ID));
+    expect_ping_ok(c);
+    /* An explicit id field of 0 on the wire. */
+    {
+        static const uint8_t zero[] = {0x0a, 0x04, 0x08, 0x00, 0x5a, 0x00};
+
+        expect_error(c, zero, sizeof zero, 0, E(DUPLICATE_REQUEST_ID));
+    }
+    expect_ping_ok(c);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+/* WIRE-22: unknown fields are skipped, a repeated singular field or oneof
+ * member replaces the earlier one. */
+static void test_unknown_fields(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    /* Frame{request{id 21, field 9 varint, ping{nonce 1, field 7 bytes},
+     * ping{nonce 2}}, field 15 bytes} */
+    static const uint8_t f[] = {0x0a, 0x0f, 0x08, 0x15, 0x48, 0x01, 0x5a,
+                                0x05, 0x08, 0x01, 0x3a, 0x01, 0x78, 0x5a,
+                                0x02, 0x08, 0x02, 0x7a, 0x01, 0x00};
+    Ventra__V1__Response *r;
+
+    (void)state;
+    r = vtc_call_raw(c, f, sizeof f);
+    assert_non_null(r);
+    assert_int_equal(r->id, 21);
+    assert_int_equal(vtc_error_code(r), 0);
+    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY_PING);
+    assert_true(r->ping->nonce == 2);
+    vtc_response_free(r);
+    vtc_client_free(c);
+}
+
+static void test_fragmented(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    uint8_t buf[64];
+    size_t n = ping_frame(buf, sizeof buf, 31, 0x5555);
+    Ventra__V1__Response *r;
+    vtc_ws_msg m;
+    int frags;
+
+    (void)state;
+    for (frags = 2; frags <= (int)n; frags += 3) {
+        uint32_t id = 31 + (uint32_t)frags;
+
+        n = ping_frame(buf, sizeof buf, id, 0x5555);
+        assert_true(vtc_ws_send(vtc_client_ws(c), 2, buf, n, frags));
+        r = vtc_wait_response(c, id, 5000);
+        if (r == NULL)
+            fail_msg("no answer to a message in %d fragments", frags);
+        assert_int_equal(vtc_error_code(r), 0);
+        assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY_PING);
+        assert_true(r->ping->nonce == 0x5555);
+        vtc_response_free(r);
+    }
+
+    /* A ping between two fragments (RFC 6455 5.4): answered with a pong,
+     * and the message is still reassembled. */
+    {
+        uint8_t raw[128];
+        uint8_t mask[4] = {1, 2, 3, 4};
+        size_t o = 0, half, i;
+
+        n = ping_frame(buf, sizeof buf, 77, 0x7777);
+        half = n / 2;
+        raw[o++] = 0x02; /* binary, no FIN */
+        raw[o++] = (uint8_t)(0x80 | half);
+        memcpy(raw + o, mask, 4);
+        o += 4;
+        for (i = 0; i < half; i++)
+            raw[o++] = buf[i] ^ mask[i & 3];
+        raw[o++] = 0x89; /* ping, FIN */
+        raw[o++] = 0x80 | 2;
+        memcpy(raw + o, mask, 4);
+        o += 4;
+        raw[o++] = 'h' ^ mask[0];
+        raw[o++] = 'i' ^ mask[1];
+        raw[o++] = 0x80; /* continuation, FIN */
+        raw[o++] = (uint8_t)(0x80 | (n - half));
+        memcpy(raw + o, mask, 4);
+        o += 4;
+        for (i = 0; i < n - half; i++)
+            raw[o++] = buf[half + i] ^ mask[i & 3];
+        assert_true(vtc_ws_send_raw(vtc_client_ws(c), raw, o));
+        /* The pong and the response, in either order. */
+        {
+            bool pong = false, resp = false;
+
+            while (!pong || !resp) {
+                Ventra__V1__Frame *f;
+
+                vtc_ws_recv(vtc_client_ws(c), 5000, &m);
+                if (m.kind == VTC_WS_PONG) {
+                    assert_false(pong);
+                    assert_int_equal(m.len, 2);
+                    assert_memory_equal(m.data, "hi", 2);
+                    pong = true;
+                } else if (m.kind == VTC_WS_BINARY) {
+                    f = ventra__v1__frame__unpack(NULL, m.len, m.data);
+                    assert_non_null(f);
+                    assert_int_equal(f->kind_case, VENTRA__V1__FRAME__KIND_RESPONSE);
+                    assert_int_equal(f->response->id, 77);
+                    assert_int_equal(f->response->body_case,
+                                     VENTRA__V1__RESPONSE__BODY_PING);
+                    assert_true(f->response->ping->nonce == 0x7777);
+                    ventra__v1__frame__free_unpacked(f, NULL);
+                    resp = true;
+                } else {
+                    fail_msg("got WebSocket message kind %d", (int)m.kind);
+                }
+                vtc_ws_msg_free(&m);
+            }
+        }
+    }
+
+    /* A WebSocket ping on its own (WIRE-11). */
+    assert_true(vtc_ws_ping(vtc_client_ws(c), "ventra", 6));
+    vtc_ws_recv(vtc_client_ws(c), 5000, &m);
+    assert_int_equal(m.kind, VTC_WS_PONG);
+    assert_int_equal(m.len, 6);
+    assert_memory_equal(m.data, "ventra", 6);
+    vtc_ws_msg_free(&m);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+/* Step 11: a field over its bound is TOO_LARGE; the gate (step 9) and an
+ * unknown RPC (step 8) come first. */
+static void test_field_bounds(void **state)
+{
+    vtc_client *c = vtc_client_new(srv.port);
+    char name33[34], tok513[514];
+    uint8_t nonce[32], rnd[64] = {0};
+
+    (void)state;
+    memset(name33, 'a', 33);
+    name33[33] = '\0';
+    memset(tok513, 'A', 513);
+    tok513[513] = '\0';
+    assert_true(vtc_challenge(c, P(REGISTER), nonce));
+    assert_int_equal(code_of(vtc_rpc_register(c, name33, rnd, 32, nonce, 32, rnd, 64)),
+                     E(TOO_LARGE));
+    expect_ping_ok(c);
+    assert_int_equal(code_of(vtc_rpc_login(c, name33, 1, nonce, 32, rnd, 64)),
+                     E(TOO_LARGE));
+    expect_ping_ok(c);
+    assert_int_equal(code_of(vtc_rpc_resume(c, tok513)), E(TOO_LARGE));
+    expect_ping_ok(c);
+    /* A 32-byte name is within bounds and well-formed: the request gets
+     * as far as the challenge (a nonce never issued). */
+    name33[32] = '\0';
+    {
+        vt_identity *id = NULL;
+
+        assert_int_equal(vt_identity_generate(&id), VT_OK);
+        assert_int_equal(code_of(vtc_rpc_register(c, name33, vt_identity_public(id), 32,
+                                                  rnd, 32, rnd, 64)),
+                         E(BAD_CHALLENGE));
+        vt_identity_free(id);
+    }
+    expect_ping_ok(c);
+    name33[32] = 'a';
+    /* The gate first: ListDevices with a 33-byte name before auth. */
+    assert_int_equal(code_of(vtc_rpc_list_devices(c, name33)), E(UNAUTHENTICATED));
+    expect_ping_ok(c);
+    vtc_client_free(c);
+
+    /* Authenticated: the bound applies to ListDevices too. */
+    {
+        char user[33];
+        vtc_device *d;
+
+        vtc_username(user, "bounds");
+        d = vtc_register(srv.port, user);
+        assert_int_equal(code_of(vtc_rpc_list_devices(d->c, name33)), E(TOO_LARGE));
+        expect_ping_ok(d->c);
+        vtc_device_free(d);
+    }
+    assert_serving();
+}
+
+/* ---- The handshake (WIRE-1 to WIRE-3) --------------------------------- */
+
+static void test_handshake(void **state)
+{
+    vtc_ws_opts none = {.protocols = ""};
+    vtc_ws_opts wrong = {.protocols = "ventra.v2"};
+    vtc_ws_opts several = {.protocols = "chat, ventra.v1"};
+    vtc_ws_opts deflate = {.extensions = "permessage-deflate; client_max_window_bits"};
+    vtc_ws_opts path = {.path = "/v2/ws"};
+    vtc_ws *ws;
+    vtc_client *c;
+    int status = 0;
+
+    (void)state;
+    ws = vtc_ws_connect(srv.port, &none, &status);
+    assert_non_null(ws);
+    assert_int_equal(status, 400);
+    vtc_ws_free(ws);
+    ws = vtc_ws_connect(srv.port, &wrong, &status);
+    assert_non_null(ws);
+    assert_int_equal(status, 400);
+    vtc_ws_free(ws);
+    ws = vtc_ws_connect(srv.port, &path, &status);
+    assert_non_null(ws);
+    assert_int_not_equal(status, 101);
+    vtc_ws_free(ws);
+
+    /* Offered among others: selected alone. */
+    ws = vtc_ws_connect(srv.port, &several, &status);
+    assert_non_null(ws);
+    assert_int_equal(status, 101);
+    assert_non_null(vtc_ws_header(ws, "Sec-WebSocket-Protocol"));
+    assert_string_equal(vtc_ws_header(ws, "Sec-WebSocket-Protocol"), VT_PROTOCOL_NAME);
+    vtc_ws_free(ws);
+
+    /* permessage-deflate offered: not accepted, and uncompressed frames
+     * work. */
+    ws = vtc_ws_connect(srv.port, &deflate, &status);
+    assert_non_null(ws);
+    assert_int_equal(status, 101);
+    assert_null(vtc_ws_header(ws, "Sec-WebSocket-Extensions"));
+    assert_string_equal(vtc_ws_header(ws, "Sec-WebSocket-Protocol"), VT_PROTOCOL_NAME);
+    {
+        uint8_t buf[64];
+        size_t n = ping_frame(buf, sizeof buf, 1, 99);
+        vtc_ws_msg m;
+        Ventra__V1__Frame *f;
+
+        assert_true(vtc_ws_send(ws, 2, buf, n, 1));
+        vtc_ws_recv(ws, 5000, &m);
+        assert_int_equal(m.kind, VTC_WS_BINARY);
+        f = ventra__v1__frame__unpack(NULL, m.len, m.data);
+        assert_non_null(f);
+        assert_int_equal(f->kind_case, VENTRA__V1__FRAME__KIND_RESPONSE);
+        assert_int_equal(f->response->body_case, VENTRA__V1__RESPONSE__BODY_PING);
+        ventra__v1__frame__free_unpacked(f, NULL);
+        vtc_ws_msg_free(&m);
+    }
+    vtc_ws_free(ws);
+
+    /* The default handshake selects exactly ventra.v1. */
+    c = vtc_client_new(srv.port);
+    assert_string_equal(vtc_ws_header(vtc_client_ws(c), "Sec-WebSocket-Protocol"),
+                        VT_PROTOCOL_NAME);
+    assert_null(vtc_ws_header(vtc_client_ws(c), "Sec-WebSocket-Extensions"));
+    vtc_client_free(c);
+    assert_serving();
+}
+
+/* ---- Consecutive errors (WIRE-27) -------------------------------------- */
+
+static void test_consecutive_errors(void **state)
+{
+    static const uint8_t junk[] = {0xff, 0xff};
+    vtc_client *c = vtc_client_new(srv.port);
+    int i, rc;
+
+    (void)state;
+    /* MAX_CONSECUTIVE_ERRORS - 1 bad frames, a success, again: never
+     * closed, since the success resets the count. */
+    for (i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS - 1; i++)
+        expect_error(c, junk, sizeof junk, 0, E(MALFORMED_FRAME));
+    expect_ping_ok(c);
+    for (i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS - 1; i++)
+        expect_error(c, "", 0, 0, E(UNKNOWN_FRAME_KIND));
+    expect_ping_ok(c);
+    vtc_client_free(c);
+
+    /* MAX_CONSECUTIVE_ERRORS of every kind of bad frame in a row: each is
+     * answered; then the server may close, with 1008 only. */
+    c = vtc_client_new(srv.port);
+    for (i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS; i++) {
+        uint8_t buf[64];
+        size_t n;
+
+        switch (i % 4) {
+        case 0:
+            expect_error(c, junk, sizeof junk, 0, E(MALFORMED_FRAME));
+            break;
+        case 1:
+            expect_error(c, "", 0, 0, E(UNKNOWN_FRAME_KIND));
+            break;
+        case 2:
+            n = vtc_raw_request(buf, sizeof buf, 50 + (uint32_t)i, 99, NULL, 0);
+            expect_error(c, buf, n, 50 + (uint32_t)i, E(UNKNOWN_RPC));
+            break;
+        default:
+            n = vtc_raw_request(buf, sizeof buf, 50 + (uint32_t)i, 22, NULL, 0);
+            expect_error(c, buf, n, 50 + (uint32_t)i, E(UNAUTHENTICATED));
+            break;
+        }
+    }
+    rc = vtc_wait_close(c, 1000);
+    if (rc != 0 && rc != 1008)
+        fail_msg("closed with %d after MAX_CONSECUTIVE_ERRORS bad frames", rc);
+    vtc_client_free(c);
+    assert_serving();
+}
+
+/* ---- Auth timeout (WIRE-13) -------------------------------------------- */
+
+static void test_auth_timeout(void **state)
+{
+    const char *args[] = {"--auth-timeout-s", "1", NULL};
+    vtc_client *c, *busy;
+    vtc_device *d;
+    char user[33];
+    int64_t t0, dt;
+    struct timespec ts;
+    int rc;
+
+    (void)state;
+    vtc_server_start(&srv_timeout, args);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c = vtc_client_new(srv_timeout.port);
+    busy = vtc_client_new(srv_timeout.port);
+    vtc_username(user, "timely");
+    d = vtc_register(srv_timeout.port, user);
+    t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    /* Public RPCs do not authenticate: |busy| pings and is closed too. */
+    assert_int_equal(code_of(vtc_rpc_ping(busy, 1)), 0);
+    rc = vtc_wait_close(c, 4000);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    dt = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+    assert_int_equal(rc, 1008);
+    assert_true(dt >= 500);
+    assert_int_equal(vtc_wait_close(busy, 4000), 1008);
+
+    /* The authenticated connection stays. */
+    assert_int_equal(code_of(vtc_rpc_ping(d->c, 2)), 0);
+    vtc_device_free(d);
+    vtc_client_free(c);
+    vtc_client_free(busy);
+    vtc_server_cleanup(&srv_timeout);
+}
+
+/* ---- HTTP (WIRE-7, WIRE-8) --------------------------------------------- */
+
+static void test_http(void **state)
+{
+    char *headers = NULL, *body = NULL, user[33];
+    vtc_device *d;
+    int status;
+
+    (void)state;
+    vtc_username(user, "metricsuser");
+    d = vtc_register(srv.port, user);
+    assert_int_equal(vtc_login(d, srv.port), 0);
+
+    status = vtc_http_get(srv.port, "/healthz", &headers, &body);
+    assert_int_equal(status, 200);
+    assert_non_null(body);
+    if (strcmp(body, "ok") != 0 && strcmp(body, "ok\n") != 0)
+        fail_msg("/healthz body '%s'", body);
+    assert_non_null(strcasestr(headers, "\ncontent-type: text/plain"));
+    free(headers);
+    free(body);
+
+    status = vtc_http_get(srv.port, "/metrics", &headers, &body);
+    assert_int_equal(status, 200);
+    assert_non_null(body);
+    assert_non_null(strstr(body, "# TYPE "));
+    assert_non_null(strcasestr(headers, "\ncontent-type: text/plain; version=0.0.4"));
+    if (strstr(body, user) != NULL)
+        fail_msg("/metrics names the user %s", user);
+    assert_null(strstr(body, "127.0.0.1"));
+    free(headers);
+    free(body);
+
+    status = vtc_http_get(srv.port, "/nope", NULL, NULL);
+    assert_int_equal(status, 404);
+    status = vtc_http_get(srv.port, "/v1/wsx", NULL, NULL);
+    assert_int_equal(status, 404);
+    vtc_device_free(d);
+    assert_serving();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_garbage),         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_oversize),        cmocka_unit_test(test_text_message),
+        cmocka_unit_test(test_unknown_kind),    cmocka_unit_test(test_unknown_rpc),
+        cmocka_unit_test(test_request_id_zero), cmocka_unit_test(test_unknown_fields),
+        cmocka_unit_test(test_fragmented),      cmocka_unit_test(test_field_bounds),
+        cmocka_unit_test(test_handshake),       cmocka_unit_test(test_consecutive_errors),
+        cmocka_unit_test(test_auth_timeout),    cmocka_unit_test(test_http),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
