@@ -21,6 +21,9 @@
  * connection costs little; messages are reassembled in the connection. */
 #define RX_CHUNK 4096
 
+/* Service passes that may join one store batch before it is flushed. */
+#define GATHER_PASSES 16
+
 static volatile sig_atomic_t signalled;
 static struct lws_context *signal_ctx;
 
@@ -365,6 +368,12 @@ vt_err vtd_net_run(vtd_server *srv)
     for (;;) {
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        /* Group commit: while writes wait for a flush, take in whatever
+         * else has already arrived (a negative timeout never blocks), so
+         * one fsync covers it all. */
+        for (int i = 0; i < GATHER_PASSES && vtd_store_batch_ops(srv->store) > 0; i++)
+            if (lws_service(srv->ctx, -1) < 0)
+                break;
         vtd_server_flush(srv);
         if (signalled && !srv->shutting_down) {
             vtd_log(VTD_LOG_INFO, "shutting down", "connections=%zu", srv->conn_count);
