@@ -117,3 +117,50 @@ void vtd_notify_prekeys_low(vtd_server *srv, vtd_account_id acct, uint32_t devic
     ev.prekeys_low = &pl;
     vtd_conn_emit_event(c, &ev);
 }
+
+bool vtd_challenge_take(vt_srv_conn *c, int purpose, const ProtobufCBinaryData *nonce)
+{
+    bool ok = c->challenge[purpose].live &&
+              vtd_now_s() - c->challenge[purpose].issued_s <= VT_CHALLENGE_TTL_S &&
+              vt_equal(c->challenge[purpose].nonce, nonce->data, VT_CHALLENGE_NONCE_LEN);
+    c->challenge[purpose].live = false;
+    vt_wipe(c->challenge[purpose].nonce, VT_CHALLENGE_NONCE_LEN);
+    return ok;
+}
+
+int vtd_caller_signed(vt_srv_call *call, const uint8_t *transcript, size_t len,
+                      const ProtobufCBinaryData *sig)
+{
+    vt_srv_conn *c = call->conn;
+    vtd_device me;
+    vt_err err = vtd_store_device_get(c->srv->store, c->acct, c->device_id, &me);
+    if (err != VT_OK) {
+        vtd_reply_internal(call, "caller device", err);
+        return -1;
+    }
+    return vt_ed25519_verify(sig->data, transcript, len, me.identity_key) == VT_OK;
+}
+
+vt_err vtd_active_devices(vtd_store *st, vtd_account_id acct, vtd_device *out, size_t *n)
+{
+    return vtd_store_devices_list(st, acct, false, vtd_now_s(), out,
+                                  VT_MAX_DEVICES_PER_ACCOUNT + 1, n);
+}
+
+bool vtd_account_devices(vt_srv_call *call, const char *username, vtd_account_id *acct,
+                         vtd_device *out, size_t *n)
+{
+    vtd_store *st = call->conn->srv->store;
+    vt_err err = vtd_store_account_find(st, username, acct);
+    if (err == VT_ERR_NOT_FOUND) {
+        vtd_reply_error(call, VT_ERR_NOT_FOUND, "no such account");
+        return false;
+    }
+    if (err == VT_OK)
+        err = vtd_active_devices(st, *acct, out, n);
+    if (err != VT_OK) {
+        vtd_reply_internal(call, "account devices", err);
+        return false;
+    }
+    return true;
+}

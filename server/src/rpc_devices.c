@@ -7,18 +7,6 @@
 #include "server.h"
 #include "ventra/identity.h"
 
-/* The caller's own device record (its identity key). */
-static bool caller_device(vt_srv_call *call, vtd_device *dev)
-{
-    vt_srv_conn *c = call->conn;
-    vt_err err = vtd_store_device_get(c->srv->store, c->acct, c->device_id, dev);
-    if (err != VT_OK) {
-        vtd_reply_internal(call, "caller device", err);
-        return false;
-    }
-    return true;
-}
-
 void vt_srv_handle_add_device(vt_srv_conn *conn, vt_srv_call *call,
                               const Ventra__V1__AddDeviceRequest *req)
 {
@@ -30,14 +18,14 @@ void vt_srv_handle_add_device(vt_srv_conn *conn, vt_srv_call *call,
                         "identity_key or signature not valid");
         return;
     }
-    vtd_device me;
-    if (!caller_device(call, &me))
-        return;
     uint8_t t[VT_TRANSCRIPT_MAX];
     size_t tlen = 0;
+    int ok = 0;
     if (vt_transcript_link(t, sizeof t, &tlen, srv->server_pk, conn->username,
-                           conn->device_id, req->identity_key.data) != VT_OK ||
-        vt_ed25519_verify(req->signature.data, t, tlen, me.identity_key) != VT_OK) {
+                           conn->device_id, req->identity_key.data) == VT_OK &&
+        (ok = vtd_caller_signed(call, t, tlen, &req->signature)) < 0)
+        return;
+    if (!ok) {
         vtd_reply_error(call, VT_ERR_BAD_SIGNATURE, "link signature does not verify");
         return;
     }
@@ -132,8 +120,7 @@ void vt_srv_handle_remove_device(vt_srv_conn *conn, vt_srv_call *call,
     if (dev.active) {
         vtd_device devs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
         size_t n = 0;
-        err = vtd_store_devices_list(srv->store, conn->acct, false, now, devs,
-                                     sizeof devs / sizeof devs[0], &n);
+        err = vtd_active_devices(srv->store, conn->acct, devs, &n);
         if (err != VT_OK) {
             vtd_reply_internal(call, "devices_list", err);
             return;
@@ -163,27 +150,16 @@ void vt_srv_handle_remove_device(vt_srv_conn *conn, vt_srv_call *call,
 void vt_srv_handle_list_devices(vt_srv_conn *conn, vt_srv_call *call,
                                 const Ventra__V1__ListDevicesRequest *req)
 {
-    vtd_server *srv = conn->srv;
     const char *name = req->username && req->username[0] ? req->username : conn->username;
     if (!vtd_username_ok(name)) {
         vtd_reply_error(call, VT_ERR_INVALID_ARGUMENT, "username is not well-formed");
         return;
     }
     vtd_account_id acct = 0;
-    vt_err err = vtd_store_account_find(srv->store, name, &acct);
-    if (err == VT_ERR_NOT_FOUND) {
-        vtd_reply_error(call, VT_ERR_NOT_FOUND, "no such account");
-        return;
-    }
     vtd_device devs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     size_t n = 0;
-    if (err == VT_OK)
-        err = vtd_store_devices_list(srv->store, acct, false, vtd_now_s(), devs,
-                                     sizeof devs / sizeof devs[0], &n);
-    if (err != VT_OK) {
-        vtd_reply_internal(call, "list_devices", err);
+    if (!vtd_account_devices(call, name, &acct, devs, &n))
         return;
-    }
     bool own = acct == conn->acct; /* AUTH-6: names only to the account */
     Ventra__V1__DeviceInfo infos[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     Ventra__V1__DeviceInfo *ptrs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
@@ -218,25 +194,21 @@ void vt_srv_handle_delete_account(vt_srv_conn *conn, vt_srv_call *call,
         vtd_reply_rate_limited(call, retry);
         return;
     }
-    int purpose = VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_DELETE_ACCOUNT;
-    bool fresh =
-        conn->challenge[purpose].live &&
-        vtd_now_s() - conn->challenge[purpose].issued_s <= VT_CHALLENGE_TTL_S &&
-        vt_equal(conn->challenge[purpose].nonce, req->nonce.data, VT_CHALLENGE_NONCE_LEN);
-    conn->challenge[purpose].live = false; /* AUTH-33 */
-    if (!fresh) {
+    if (!vtd_challenge_take(
+            conn, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_DELETE_ACCOUNT,
+            &req->nonce)) {
         vtd_reply_error(call, VT_ERR_BAD_CHALLENGE, "no such delete-account challenge");
         return;
     }
-    vtd_device me;
-    if (!caller_device(call, &me))
-        return;
     uint8_t t[VT_TRANSCRIPT_MAX];
     size_t tlen = 0;
+    int ok = 0;
     if (vt_transcript_delete_account(t, sizeof t, &tlen, srv->server_pk, req->nonce.data,
                                      req->nonce.len, conn->username,
-                                     conn->device_id) != VT_OK ||
-        vt_ed25519_verify(req->signature.data, t, tlen, me.identity_key) != VT_OK) {
+                                     conn->device_id) == VT_OK &&
+        (ok = vtd_caller_signed(call, t, tlen, &req->signature)) < 0)
+        return;
+    if (!ok) {
         (void)vtd_limit_take(srv, VTD_LIMIT_FAILED_LOGINS, conn->username, ulen, &retry);
         vtd_reply_error(call, VT_ERR_BAD_SIGNATURE, "signature does not verify");
         return;

@@ -34,8 +34,7 @@ static void emit_changed(vtd_server *srv, vtd_account_id acct,
 {
     vtd_device devs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     size_t n = 0;
-    if (vtd_store_devices_list(srv->store, acct, false, vtd_now_s(), devs,
-                               sizeof devs / sizeof devs[0], &n) != VT_OK)
+    if (vtd_active_devices(srv->store, acct, devs, &n) != VT_OK)
         return;
     Ventra__V1__GroupChangedEvent gc = VENTRA__V1__GROUP_CHANGED_EVENT__INIT;
     Ventra__V1__Event ev = VENTRA__V1__EVENT__INIT;
@@ -199,6 +198,31 @@ void vt_srv_handle_create_group(vt_srv_conn *conn, vt_srv_call *call,
     notify(conn->srv, &g, NULL, 0, conn->username);
 }
 
+/* Adds (|add|) or removes |accts| in one operation, bumps the revision
+ * (DELIV-101, DELIV-102) and reloads |g|. Answers the call on failure. */
+static bool change_members(vt_srv_call *call, vtd_group *g, const uint8_t *gid,
+                           const vtd_account_id *accts, size_t n, bool add)
+{
+    vtd_store *st = call->conn->srv->store;
+    if (!vtd_op_begin(call))
+        return false;
+    vt_err err = VT_OK;
+    for (size_t i = 0; err == VT_OK && i < n; i++)
+        err = add ? vtd_store_group_put_member(st, gid, accts[i], false)
+                  : vtd_store_group_remove_member(st, gid, accts[i]);
+    if (err == VT_OK)
+        err = vtd_store_group_set_revision(st, gid, g->revision + 1);
+    if (err == VT_OK)
+        err = vtd_store_group_get(st, gid, g);
+    if (!vtd_op_end(call, err == VT_OK))
+        return false;
+    if (err != VT_OK) {
+        vtd_reply_internal(call, add ? "add_members" : "remove_members", err);
+        return false;
+    }
+    return true;
+}
+
 void vt_srv_handle_add_group_members(vt_srv_conn *conn, vt_srv_call *call,
                                      const Ventra__V1__AddGroupMembersRequest *req)
 {
@@ -240,22 +264,9 @@ void vt_srv_handle_add_group_members(vt_srv_conn *conn, vt_srv_call *call,
         vtd_reply_error(call, VT_ERR_LIMIT_EXCEEDED, "an account is in its most groups");
         return;
     }
-    if (nf > 0) { /* a call that adds nobody changes nothing (DELIV-101) */
-        if (!vtd_op_begin(call))
-            return;
-        for (size_t i = 0; err == VT_OK && i < nf; i++)
-            err = vtd_store_group_put_member(st, g.group_id, fresh[i], false);
-        if (err == VT_OK)
-            err = vtd_store_group_set_revision(st, g.group_id, g.revision + 1);
-        if (err == VT_OK)
-            err = vtd_store_group_get(st, req->group_id.data, &g);
-        if (!vtd_op_end(call, err == VT_OK))
-            return;
-        if (err != VT_OK) {
-            vtd_reply_internal(call, "add_members", err);
-            return;
-        }
-    }
+    /* a call that adds nobody changes nothing (DELIV-101) */
+    if (nf > 0 && !change_members(call, &g, req->group_id.data, fresh, nf, true))
+        return;
     static group_msg m;
     to_info(&m, &g);
     Ventra__V1__AddGroupMembersResponse r = VENTRA__V1__ADD_GROUP_MEMBERS_RESPONSE__INIT;
@@ -293,22 +304,12 @@ void vt_srv_handle_remove_group_members(vt_srv_conn *conn, vt_srv_call *call,
     for (size_t i = 0; err == VT_OK && i < n; i++)
         if (member_of(&g, accts[i]))
             gone[ng++] = accts[i];
-    if (err == VT_OK && ng > 0) {
-        if (!vtd_op_begin(call))
-            return;
-        for (size_t i = 0; err == VT_OK && i < ng; i++)
-            err = vtd_store_group_remove_member(st, g.group_id, gone[i]);
-        if (err == VT_OK)
-            err = vtd_store_group_set_revision(st, g.group_id, g.revision + 1);
-        if (err == VT_OK)
-            err = vtd_store_group_get(st, req->group_id.data, &g);
-        if (!vtd_op_end(call, err == VT_OK))
-            return;
-    }
     if (err != VT_OK) {
         vtd_reply_internal(call, "remove_members", err);
         return;
     }
+    if (ng > 0 && !change_members(call, &g, req->group_id.data, gone, ng, false))
+        return;
     static group_msg m;
     to_info(&m, &g);
     Ventra__V1__RemoveGroupMembersResponse r =

@@ -76,8 +76,7 @@ static vt_err active_ids(vtd_store *st, vtd_account_id acct, uint32_t except,
 {
     vtd_device devs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     size_t nd = 0;
-    vt_err err = vtd_store_devices_list(st, acct, false, vtd_now_s(), devs,
-                                        sizeof devs / sizeof devs[0], &nd);
+    vt_err err = vtd_active_devices(st, acct, devs, &nd);
     *n = 0;
     for (size_t i = 0; err == VT_OK && i < nd; i++)
         if (devs[i].device_id != except)

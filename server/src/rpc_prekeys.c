@@ -160,20 +160,11 @@ void vt_srv_handle_fetch_bundles(vt_srv_conn *conn, vt_srv_call *call,
         }
     }
     vtd_account_id acct = 0;
-    vt_err err = vtd_store_account_find(st, req->username, &acct);
-    if (err == VT_ERR_NOT_FOUND) {
-        vtd_reply_error(call, VT_ERR_NOT_FOUND, "no such account");
-        return;
-    }
     vtd_device devs[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     size_t n = 0;
-    if (err == VT_OK)
-        err = vtd_store_devices_list(st, acct, false, vtd_now_s(), devs,
-                                     sizeof devs / sizeof devs[0], &n);
-    if (err != VT_OK) {
-        vtd_reply_internal(call, "fetch list", err);
+    vt_err err = VT_OK;
+    if (!vtd_account_devices(call, req->username, &acct, devs, &n))
         return;
-    }
     /* the requested devices, in increasing id (devs is sorted) */
     bundle b[VT_MAX_DEVICES_PER_ACCOUNT + 1];
     size_t nb = 0;

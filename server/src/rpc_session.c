@@ -74,17 +74,6 @@ void vt_srv_handle_get_challenge(vt_srv_conn *conn, vt_srv_call *call,
     vt_srv_reply_get_challenge(call, &r);
 }
 
-/* AUTH-31 to AUTH-34: consumed whatever the outcome; constant-time. */
-static bool challenge_take(vt_srv_conn *c, int purpose, const ProtobufCBinaryData *nonce)
-{
-    bool ok = c->challenge[purpose].live &&
-              vtd_now_s() - c->challenge[purpose].issued_s <= VT_CHALLENGE_TTL_S &&
-              vt_equal(c->challenge[purpose].nonce, nonce->data, VT_CHALLENGE_NONCE_LEN);
-    c->challenge[purpose].live = false;
-    vt_wipe(c->challenge[purpose].nonce, VT_CHALLENGE_NONCE_LEN);
-    return ok;
-}
-
 static bool auth_forms_ok(const ProtobufCBinaryData *nonce,
                           const ProtobufCBinaryData *sig)
 {
@@ -130,8 +119,9 @@ void vt_srv_handle_register(vt_srv_conn *conn, vt_srv_call *call,
         vtd_reply_rate_limited(call, retry);
         return;
     }
-    if (!challenge_take(conn, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_REGISTER,
-                        &req->nonce)) {
+    if (!vtd_challenge_take(conn,
+                            VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_REGISTER,
+                            &req->nonce)) {
         vtd_reply_error(call, VT_ERR_BAD_CHALLENGE, "no such register challenge");
         return;
     }
@@ -211,8 +201,8 @@ void vt_srv_handle_login(vt_srv_conn *conn, vt_srv_call *call,
         vtd_reply_rate_limited(call, retry);
         return;
     }
-    if (!challenge_take(conn, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_LOGIN,
-                        &req->nonce)) {
+    if (!vtd_challenge_take(conn, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_LOGIN,
+                            &req->nonce)) {
         vtd_reply_error(call, VT_ERR_BAD_CHALLENGE, "no such login challenge");
         return;
     }

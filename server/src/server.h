@@ -210,6 +210,21 @@ vt_err vtd_issue_token(vt_srv_conn *c, char *token, uint64_t *exp);
  * connection for the caller to end after its reply. */
 void vtd_end_device_sessions(vtd_server *srv, vtd_account_id acct, uint32_t device_id,
                              int reason);
+/* AUTH-31 to AUTH-34: whether |nonce| is the connection's live, unexpired
+ * challenge of |purpose|; consumes it whatever the answer. */
+bool vtd_challenge_take(vt_srv_conn *c, int purpose, const ProtobufCBinaryData *nonce);
+/* Whether |sig| verifies under the calling device's identity key over
+ * |transcript|: 1 yes, 0 no, -1 when the call was answered INTERNAL. */
+int vtd_caller_signed(vt_srv_call *call, const uint8_t *transcript, size_t len,
+                      const ProtobufCBinaryData *sig);
+/* The active devices of |acct| in increasing id (AUTH-4); |out| holds
+ * VT_MAX_DEVICES_PER_ACCOUNT + 1 entries. */
+vt_err vtd_active_devices(vtd_store *st, vtd_account_id acct, vtd_device *out, size_t *n);
+/* The account |username| and its active devices; answers NOT_FOUND or
+ * INTERNAL and returns false when it cannot. */
+bool vtd_account_devices(vt_srv_call *call, const char *username, vtd_account_id *acct,
+                         vtd_device *out, size_t *n);
+
 /* Pushes a PrekeysLowEvent to the device's connection (WIRE-311, WIRE-600). */
 void vtd_notify_prekeys_low(vtd_server *srv, vtd_account_id acct, uint32_t device_id,
                             uint32_t count);
