@@ -18,8 +18,9 @@
 #include "server.h"
 
 /* The rx buffer lws keeps per connection: small, so that an idle
- * connection costs little; messages are reassembled in the connection. */
-#define RX_CHUNK 4096
+ * connection costs little; longer messages arrive in pieces and are
+ * reassembled in the connection. */
+#define RX_CHUNK 1024
 
 /* Service passes that may join one store batch before it is flushed. */
 #define GATHER_PASSES 16
@@ -194,48 +195,47 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static void on_receive(vt_srv_conn *c, struct lws *wsi, const uint8_t *in, size_t len)
 {
-    if (lws_is_first_fragment(wsi)) {
+    bool first = lws_is_first_fragment(wsi);
+    bool last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (first) {
         c->rx_len = 0;
         c->rx_overflow = false;
         c->rx_text = !lws_frame_is_binary(wsi);
+        if (last) { /* the common case: one piece, no copy */
+            vtd_conn_on_message(c, len ? in : NULL, len, c->rx_text);
+            return;
+        }
     }
     if (!c->rx_overflow) {
         if (c->rx_len + len > VT_MAX_FRAME_SIZE) {
             c->rx_overflow = true; /* WIRE-21: close 1009 without answering */
-            free(c->rx);
-            c->rx = NULL;
-            c->rx_cap = c->rx_len = 0;
             vtd_conn_on_oversize(c);
             lws_callback_on_writable(wsi);
-            return;
-        }
-        if (c->rx_len + len > c->rx_cap || !c->rx) {
-            size_t cap = c->rx_cap ? c->rx_cap : 1024;
+        } else if (c->rx_len + len > c->rx_cap) {
+            size_t cap = c->rx_cap ? c->rx_cap : RX_CHUNK;
             while (cap < c->rx_len + len)
                 cap *= 2;
             uint8_t *nb = realloc(c->rx, cap);
             if (!nb) {
                 c->rx_overflow = true;
                 vtd_conn_on_oversize(c);
-                return;
+            } else {
+                c->rx = nb;
+                c->rx_cap = cap;
             }
-            c->rx = nb;
-            c->rx_cap = cap;
         }
-        if (len > 0) /* an empty message has no payload pointer */
+        if (!c->rx_overflow && len > 0) /* an empty piece has no payload pointer */
             memcpy(c->rx + c->rx_len, in, len);
-        c->rx_len += len;
+        if (!c->rx_overflow)
+            c->rx_len += len;
     }
-    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+    if (last) {
         if (!c->rx_overflow)
             vtd_conn_on_message(c, c->rx, c->rx_len, c->rx_text);
-        c->rx_len = 0;
         /* an idle connection keeps no reassembly buffer */
-        if (c->rx_cap > RX_CHUNK) {
-            free(c->rx);
-            c->rx = NULL;
-            c->rx_cap = 0;
-        }
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = c->rx_len = 0;
     }
 }
 

@@ -165,6 +165,7 @@ void vt_srv_handle_register(vt_srv_conn *conn, vt_srv_call *call,
     r.token = token;
     r.token_expires_at = exp;
     vt_srv_reply_register(call, &r);
+    vt_wipe(token, sizeof token); /* a bearer credential (AUTH-54) */
     vtd_log(VTD_LOG_DEBUG, "registered", NULL);
     vtd_conn_fire(conn, VT_SERVER_CONN_EV_AUTH_OK);
 }
@@ -245,6 +246,7 @@ void vt_srv_handle_login(vt_srv_conn *conn, vt_srv_call *call,
     r.token = token;
     r.token_expires_at = exp;
     vt_srv_reply_login(call, &r);
+    vt_wipe(token, sizeof token);
     vtd_conn_fire(conn, VT_SERVER_CONN_EV_AUTH_OK);
 }
 
@@ -285,6 +287,7 @@ void vt_srv_handle_resume(vt_srv_conn *conn, vt_srv_call *call,
         r.token = token;
         r.token_expires_at = exp;
         vt_srv_reply_resume(call, &r);
+        vt_wipe(token, sizeof token);
         vtd_conn_fire(conn, VT_SERVER_CONN_EV_AUTH_OK);
         return;
     }
