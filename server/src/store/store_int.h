@@ -19,6 +19,12 @@ int vtd_store_schema_newest(void);
  * VT_ERR_IO. */
 VT_MUST_CHECK vt_err vtd_store_migrate(sqlite3 *db, int *version);
 
+/* Runs |sql|, which must give exactly one row, and hands out a copy of
+ * that row's first column in *value; the caller frees it with
+ * sqlite3_value_free. *value is untouched on failure. Errors: VT_ERR_IO. */
+VT_MUST_CHECK vt_err vtd_store_query_value(sqlite3 *db, const char *sql,
+                                           sqlite3_value **value);
+
 /* The schema version recorded in |db| (PRAGMA user_version) into *version.
  * Errors: VT_ERR_IO. */
 VT_MUST_CHECK vt_err vtd_store_user_version(sqlite3 *db, int *version);

@@ -131,22 +131,38 @@ int vtd_store_schema_newest(void)
     return MIGRATIONS_COUNT;
 }
 
-vt_err vtd_store_user_version(sqlite3 *db, int *version)
+vt_err vtd_store_query_value(sqlite3 *db, const char *sql, sqlite3_value **value)
 {
     sqlite3_stmt *s = NULL;
+    sqlite3_value *v = NULL;
     vt_err err = VT_ERR_IO;
 
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         goto out;
     if (sqlite3_step(s) != SQLITE_ROW)
         goto out;
-    *version = sqlite3_column_int(s, 0);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    /* A copy: the column's value ends with the step that follows. */
+    v = sqlite3_value_dup(sqlite3_column_value(s, 0));
+    if (v == NULL || sqlite3_step(s) != SQLITE_DONE)
         goto out;
+    *value = v;
+    v = NULL;
     err = VT_OK;
 out:
+    sqlite3_value_free(v);
     /* Errors were reported by prepare or step; finalize only repeats them. */
     (void)sqlite3_finalize(s);
+    return err;
+}
+
+vt_err vtd_store_user_version(sqlite3 *db, int *version)
+{
+    sqlite3_value *v = NULL;
+    vt_err err = vtd_store_query_value(db, "PRAGMA user_version", &v);
+
+    if (err == VT_OK)
+        *version = sqlite3_value_int(v);
+    sqlite3_value_free(v);
     return err;
 }
 

@@ -115,7 +115,8 @@
       " DO UPDATE SET recipient = excluded.recipient, group_id = excluded.group_id,"     \
       " ephemeral = excluded.ephemeral, accepted_ms = excluded.accepted_ms")             \
     X(S_DEDUP_EXPIRE, "DELETE FROM dedup WHERE accepted_ms < ?1")                        \
-    X(S_GROUP_CREATE, "INSERT INTO groups (group_id, revision) VALUES (?1, ?2)")         \
+    X(S_GROUP_CREATE, "INSERT INTO groups (group_id, revision) VALUES (?1, ?2)"          \
+                      " ON CONFLICT (group_id) DO NOTHING")                              \
     X(S_GROUP_REVISION, "SELECT revision FROM groups WHERE group_id = ?1")               \
     X(S_GROUP_MEMBERS,                                                                   \
       "SELECT m.account_id, a.username, m.admin FROM group_members AS m"                 \
@@ -218,6 +219,22 @@ static vt_err bind_device(sqlite3_stmt *s, vtd_account_id acct, uint32_t device_
     return err;
 }
 
+/* The group id that is ?1 of every statement on groups and members. */
+static vt_err bind_group(sqlite3_stmt *s, const uint8_t group_id[VTD_GROUP_ID_LEN])
+{
+    return bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN);
+}
+
+/* The (group, account) pair that is ?1 and ?2 of the membership statements. */
+static vt_err bind_member(sqlite3_stmt *s, const uint8_t group_id[VTD_GROUP_ID_LEN],
+                          vtd_account_id acct)
+{
+    vt_err err = bind_group(s, group_id);
+    if (err == VT_OK)
+        err = bind_i64(s, 2, acct);
+    return err;
+}
+
 /* An optional 16-byte group id: SQL NULL when absent. */
 static vt_err bind_group_id(sqlite3_stmt *s, int i, const uint8_t *id, size_t len)
 {
@@ -233,6 +250,18 @@ static vt_err step_row(sqlite3_stmt *s, bool *row)
 
     *row = rc == SQLITE_ROW;
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? VT_OK : VT_ERR_IO;
+}
+
+/* Steps |s| to the one row it is to give; without that row the result is
+ * |no_row|. */
+static vt_err step_one(sqlite3_stmt *s, vt_err no_row)
+{
+    bool row = false;
+    vt_err err = step_row(s, &row);
+
+    if (err == VT_OK && !row)
+        err = no_row;
+    return err;
 }
 
 /* Runs a statement to its end; returns the SQLite result code, SQLITE_OK
@@ -265,10 +294,38 @@ static vt_err write_err(int rc, vt_err missing)
     return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? missing : VT_ERR_IO;
 }
 
+/* Runs write |s|, its parameters bound, to its end; errors as write_err
+ * says. *changes, unless NULL, is the number of rows the statement itself
+ * changed (rows that ON DELETE CASCADE removes are not counted). */
+static vt_err run_write(vtd_store *st, sqlite3_stmt *s, vt_err missing, int64_t *changes)
+{
+    vt_err err = write_err(run(s), missing);
+
+    if (err == VT_OK && changes != NULL)
+        *changes = sqlite3_changes64(st->db);
+    return err;
+}
+
 static uint64_t col_u64(sqlite3_stmt *s, int i)
 {
     int64_t v = sqlite3_column_int64(s, i);
     return v < 0 ? 0 : (uint64_t)v;
+}
+
+/* Reads the first column of the one row |s| gives into *v, then readies
+ * |s| for its next use. |bound| is what binding its parameters returned:
+ * on failure |s| is not stepped. Without a row *v is left alone and the
+ * result is |no_row|. */
+static vt_err query_u64(sqlite3_stmt *s, vt_err bound, vt_err no_row, uint64_t *v)
+{
+    vt_err err = bound;
+
+    if (err == VT_OK)
+        err = step_one(s, no_row);
+    if (err == VT_OK)
+        *v = col_u64(s, 0);
+    done(s);
+    return err;
 }
 
 /* Copies blob column |i| into |dst|, which it must fill exactly. */
@@ -309,6 +366,35 @@ static vt_err col_group_id(sqlite3_stmt *s, int i, uint8_t dst[VTD_GROUP_ID_LEN]
     return col_fixed(s, i, dst, VTD_GROUP_ID_LEN);
 }
 
+/* Reads the current row of |s| into element |i| of the array |out|. */
+typedef vt_err row_reader(sqlite3_stmt *s, void *out, size_t i);
+
+/* Steps |s| to its end for a caller's array of |cap| elements: the first
+ * |cap| rows are read into |out| with |read_row|, the rest only counted,
+ * and *n is the number of rows. Errors: VT_ERR_BUFFER_TOO_SMALL (more than
+ * |cap| rows; *n is the number needed), VT_ERR_IO, those of |read_row|. */
+static vt_err read_list(sqlite3_stmt *s, row_reader *read_row, void *out, size_t cap,
+                        size_t *n)
+{
+    size_t count = 0;
+    bool row = false;
+    vt_err err;
+
+    for (;;) {
+        TRY(step_row(s, &row));
+        if (!row)
+            break;
+        /* Past |cap| the rows are only counted, for *n. */
+        if (count < cap)
+            TRY(read_row(s, out, count));
+        count++;
+    }
+    *n = count;
+    err = count > cap ? VT_ERR_BUFFER_TOO_SMALL : VT_OK;
+out:
+    return err;
+}
+
 /* A NUL-terminated string of at most |max| bytes (reads no further). */
 static bool str_ok(const char *s, size_t max)
 {
@@ -325,28 +411,30 @@ static bool str_ok(const char *s, size_t max)
 
 /* ---- Life cycle --------------------------------------------------------- */
 
-/* Sets a pragma whose answer is one value and checks that answer: SQLite
+/* Runs a pragma whose answer is one value and checks that answer: SQLite
  * ignores an unknown or impossible setting silently. */
 static vt_err pragma(sqlite3 *db, const char *sql, const char *want)
 {
-    sqlite3_stmt *s = NULL;
+    sqlite3_value *v = NULL;
     const unsigned char *got;
-    vt_err err = VT_ERR_IO;
+    vt_err err = vtd_store_query_value(db, sql, &v);
 
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        goto out;
-    if (sqlite3_step(s) != SQLITE_ROW)
-        goto out;
-    got = sqlite3_column_text(s, 0);
-    if (got == NULL || strcmp((const char *)got, want) != 0)
-        goto out;
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto out;
-    err = VT_OK;
-out:
-    /* Errors were reported by prepare or step; finalize only repeats them. */
-    (void)sqlite3_finalize(s);
+    if (err == VT_OK) {
+        got = sqlite3_value_text(v);
+        if (got == NULL || strcmp((const char *)got, want) != 0)
+            err = VT_ERR_IO;
+    }
+    sqlite3_value_free(v);
     return err;
+}
+
+/* Sets a pragma whose setting answers nothing, then reads it back with
+ * |get|: it must be |want|. */
+static vt_err set_pragma(sqlite3 *db, const char *set, const char *get, const char *want)
+{
+    if (sqlite3_exec(db, set, NULL, NULL, NULL) != SQLITE_OK)
+        return VT_ERR_IO;
+    return pragma(db, get, want);
 }
 
 static vt_err configure(sqlite3 *db)
@@ -356,26 +444,18 @@ static vt_err configure(sqlite3 *db)
     /* DELIV-2: in WAL mode only synchronous=FULL syncs the log on every
      * commit; NORMAL would lose the last commits on a power loss. */
     err = pragma(db, "PRAGMA journal_mode = WAL", "wal");
-    if (err != VT_OK)
-        return err;
-    if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
-        return VT_ERR_IO;
-    err = pragma(db, "PRAGMA synchronous", "2");
-    if (err != VT_OK)
-        return err;
+    if (err == VT_OK)
+        err = set_pragma(db, "PRAGMA synchronous = FULL", "PRAGMA synchronous", "2");
     /* Each operation's savepoint keeps the pages it changes in a
      * sub-journal, never needed after a crash; kept in memory rather than
      * in a temporary file, a push costs about a third as much. */
-    if (sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK)
-        return VT_ERR_IO;
-    err = pragma(db, "PRAGMA temp_store", "2");
-    if (err != VT_OK)
-        return err;
-    if (sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
-        return VT_ERR_IO;
+    if (err == VT_OK)
+        err = set_pragma(db, "PRAGMA temp_store = MEMORY", "PRAGMA temp_store", "2");
     /* A build without foreign keys would accept the pragma and ignore it,
      * and with it every ON DELETE CASCADE. */
-    return pragma(db, "PRAGMA foreign_keys", "1");
+    if (err == VT_OK)
+        err = set_pragma(db, "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1");
+    return err;
 }
 
 static void destroy(vtd_store *st)
@@ -595,23 +675,103 @@ vt_err vtd_store_flush(vtd_store *st)
     return VT_ERR_IO;
 }
 
+/* ---- One-statement reads and writes --------------------------------------- */
+
+/* Runs write |s| of the open operation, then readies |s| for its next use.
+ * |bound| is what binding its parameters returned. writable() is asked
+ * first, so that its refusal wins over a bad argument as in the writes
+ * that check it at their top; |s| runs only if both succeeded. *changes as
+ * in run_write. */
+static vt_err exec_write(vtd_store *st, sqlite3_stmt *s, vt_err bound, int64_t *changes)
+{
+    vt_err err = writable(st);
+
+    if (err == VT_OK)
+        err = bound;
+    if (err == VT_OK)
+        err = run_write(st, s, VT_ERR_IO, changes);
+    done(s);
+    return err;
+}
+
+/* Runs write |id| of the open operation on the account |acct| (?1). */
+static vt_err write_account(vtd_store *st, enum stmt_id id, vtd_account_id acct,
+                            int64_t *changes)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_i64(s, 1, acct);
+
+    return exec_write(st, s, bound, changes);
+}
+
+/* Runs write |id| of the open operation on device |device_id| of |acct|. */
+static vt_err write_device(vtd_store *st, enum stmt_id id, vtd_account_id acct,
+                           uint32_t device_id, int64_t *changes)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_device(s, acct, device_id);
+
+    return exec_write(st, s, bound, changes);
+}
+
+/* Runs expiry |id| of the open operation, whose ?1 is the cut-off time. */
+static vt_err write_cutoff(vtd_store *st, enum stmt_id id, uint64_t cutoff,
+                           int64_t *changes)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_u64(s, 1, cutoff);
+
+    return exec_write(st, s, bound, changes);
+}
+
+/* Runs write |id| of the open operation that gives group |group_id| (?1)
+ * the revision |revision| (?2). */
+static vt_err write_revision(vtd_store *st, enum stmt_id id,
+                             const uint8_t group_id[VTD_GROUP_ID_LEN], uint64_t revision,
+                             int64_t *changes)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_group(s, group_id);
+
+    if (bound == VT_OK)
+        bound = bind_u64(s, 2, revision);
+    return exec_write(st, s, bound, changes);
+}
+
+/* The one value statement |id| reads for device |device_id| of |acct|
+ * into *v; without a row, *v is left alone and the result is |no_row|. */
+static vt_err device_u64(vtd_store *st, enum stmt_id id, vtd_account_id acct,
+                         uint32_t device_id, vt_err no_row, uint64_t *v)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_device(s, acct, device_id);
+
+    return query_u64(s, bound, no_row, v);
+}
+
+/* The one value statement |id| reads for the account |acct| (?1), as
+ * device_u64 does. */
+static vt_err account_u64(vtd_store *st, enum stmt_id id, vtd_account_id acct,
+                          vt_err no_row, uint64_t *v)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    vt_err bound = bind_i64(s, 1, acct);
+
+    return query_u64(s, bound, no_row, v);
+}
+
 /* ---- Accounts and devices ------------------------------------------------- */
 
 vt_err vtd_store_account_find(vtd_store *st, const char *username, vtd_account_id *out)
 {
     sqlite3_stmt *s;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || !str_ok(username, VTD_USERNAME_MAX) || out == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     s = st->stmt[S_ACCOUNT_FIND];
     TRY(bind_text(s, 1, username));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_NOT_FOUND;
-        goto out;
-    }
+    TRY(step_one(s, VT_ERR_NOT_FOUND));
     *out = sqlite3_column_int64(s, 0);
 out:
     done(s);
@@ -622,18 +782,13 @@ vt_err vtd_store_account_name(vtd_store *st, vtd_account_id acct,
                               char out[VTD_USERNAME_MAX + 1])
 {
     sqlite3_stmt *s;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || out == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     s = st->stmt[S_ACCOUNT_NAME];
     TRY(bind_i64(s, 1, acct));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_NOT_FOUND;
-        goto out;
-    }
+    TRY(step_one(s, VT_ERR_NOT_FOUND));
     err = col_text(s, 0, out, VTD_USERNAME_MAX);
 out:
     done(s);
@@ -654,7 +809,7 @@ static vt_err device_insert(vtd_store *st, vtd_account_id acct, uint32_t device_
     TRY(bind_u64(s, 5, created_at));
     TRY(bind_u64(s, 6, expires_at));
     TRY(bind_i64(s, 7, active));
-    err = write_err(run(s), VT_ERR_NOT_FOUND);
+    err = run_write(st, s, VT_ERR_NOT_FOUND, NULL);
 out:
     done(s);
     return err;
@@ -706,23 +861,12 @@ out:
 
 vt_err vtd_store_account_delete(vtd_store *st, vtd_account_id acct)
 {
-    sqlite3_stmt *s;
-    vt_err err;
-
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     /* AUTH-91, DELIV-72: devices, and through them queues, prekeys and
      * tokens, then dedup records and memberships go by ON DELETE CASCADE.
      * Queue counters live in the device rows and go with them. */
-    s = st->stmt[S_ACCOUNT_DELETE];
-    TRY(bind_i64(s, 1, acct));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    return write_account(st, S_ACCOUNT_DELETE, acct, NULL);
 }
 
 static vt_err read_device(sqlite3_stmt *s, vtd_device *out)
@@ -740,19 +884,26 @@ static vt_err read_device(sqlite3_stmt *s, vtd_device *out)
     return err;
 }
 
+/* A row_reader for read_list: |out| is a vtd_device array. */
+static vt_err device_row(sqlite3_stmt *s, void *out, size_t i)
+{
+    vtd_device *devices = out;
+
+    return read_device(s, &devices[i]);
+}
+
 vt_err vtd_store_device_get(vtd_store *st, vtd_account_id acct, uint32_t device_id,
                             vtd_device *out)
 {
     sqlite3_stmt *s;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || out == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     s = st->stmt[S_DEVICE_GET];
     TRY(bind_device(s, acct, device_id));
-    TRY(step_row(s, &row));
-    err = row ? read_device(s, out) : VT_ERR_NOT_FOUND;
+    TRY(step_one(s, VT_ERR_NOT_FOUND));
+    err = read_device(s, out);
 out:
     done(s);
     return err;
@@ -762,8 +913,6 @@ vt_err vtd_store_devices_list(vtd_store *st, vtd_account_id acct, bool with_pend
                               uint64_t now, vtd_device *out, size_t cap, size_t *n)
 {
     sqlite3_stmt *s;
-    size_t count = 0;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || (out == NULL && cap > 0) || n == NULL)
@@ -772,33 +921,7 @@ vt_err vtd_store_devices_list(vtd_store *st, vtd_account_id acct, bool with_pend
     TRY(bind_i64(s, 1, acct));
     TRY(bind_i64(s, 2, with_pending));
     TRY(bind_u64(s, 3, now));
-    for (;;) {
-        TRY(step_row(s, &row));
-        if (!row)
-            break;
-        /* Past |cap| the rows are only counted, for *n. */
-        if (count < cap)
-            TRY(read_device(s, &out[count]));
-        count++;
-    }
-    *n = count;
-    err = count > cap ? VT_ERR_BUFFER_TOO_SMALL : VT_OK;
-out:
-    done(s);
-    return err;
-}
-
-/* The account's next device id into *next; *found false without account. */
-static vt_err next_device_id(vtd_store *st, vtd_account_id acct, int64_t *next,
-                             bool *found)
-{
-    sqlite3_stmt *s = st->stmt[S_NEXT_DEVICE];
-    vt_err err;
-
-    TRY(bind_i64(s, 1, acct));
-    TRY(step_row(s, found));
-    if (*found)
-        *next = sqlite3_column_int64(s, 0);
+    err = read_list(s, device_row, out, cap, n);
 out:
     done(s);
     return err;
@@ -807,17 +930,17 @@ out:
 vt_err vtd_store_device_issued(vtd_store *st, vtd_account_id acct, uint32_t device_id,
                                bool *issued)
 {
-    int64_t next = 0;
-    bool found = false;
+    uint64_t next = 0;
     vt_err err;
 
     if (st == NULL || issued == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     *issued = false;
-    err = next_device_id(st, acct, &next, &found);
+    /* Without the account |next| stays 0: nothing was issued. */
+    err = account_u64(st, S_NEXT_DEVICE, acct, VT_OK, &next);
     /* AUTH-3: ids 1 to next - 1 were handed out, in order. */
-    if (err == VT_OK && found)
-        *issued = device_id >= 1 && (int64_t)device_id < next;
+    if (err == VT_OK)
+        *issued = device_id >= 1 && device_id < next;
     return err;
 }
 
@@ -826,9 +949,8 @@ vt_err vtd_store_device_add_pending(vtd_store *st, vtd_account_id acct,
                                     const char *name, uint64_t now, uint64_t expires_at,
                                     uint32_t *device_id)
 {
-    sqlite3_stmt *s;
-    int64_t next = 0;
-    bool found = false;
+    uint64_t next = 0;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL || identity_key == NULL || !str_ok(name, VTD_DEVICE_NAME_MAX) ||
@@ -838,13 +960,11 @@ vt_err vtd_store_device_add_pending(vtd_store *st, vtd_account_id acct,
     err = writable(st);
     if (err != VT_OK)
         return err;
-    err = next_device_id(st, acct, &next, &found);
+    err = account_u64(st, S_NEXT_DEVICE, acct, VT_ERR_NOT_FOUND, &next);
     if (err != VT_OK)
         return err;
-    if (!found)
-        return VT_ERR_NOT_FOUND;
     /* AUTH-3: ids are never reused, so the last one ends the account's. */
-    if (next > (int64_t)UINT32_MAX)
+    if (next > UINT32_MAX)
         return VT_ERR_LIMIT_EXCEEDED;
     if (next < 1)
         return VT_ERR_IO;
@@ -852,84 +972,49 @@ vt_err vtd_store_device_add_pending(vtd_store *st, vtd_account_id acct,
                         false);
     if (err != VT_OK)
         return VT_ERR_IO;
-    s = st->stmt[S_BUMP_DEVICE];
-    TRY(bind_i64(s, 1, acct));
-    if (run(s) != SQLITE_OK || sqlite3_changes(st->db) != 1) {
-        err = VT_ERR_IO;
-        goto out;
-    }
+    err = write_account(st, S_BUMP_DEVICE, acct, &changes);
+    if (err != VT_OK || changes != 1)
+        return VT_ERR_IO;
     *device_id = (uint32_t)next;
-out:
-    done(s);
-    return err;
+    return VT_OK;
 }
 
 vt_err vtd_store_device_activate(vtd_store *st, vtd_account_id acct, uint32_t device_id)
 {
-    sqlite3_stmt *s;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
-    s = st->stmt[S_DEVICE_ACTIVATE];
-    TRY(bind_device(s, acct, device_id));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
+    err = write_device(st, S_DEVICE_ACTIVATE, acct, device_id, &changes);
     /* An active device matches too (its row is rewritten unchanged). */
-    err = sqlite3_changes(st->db) == 1 ? VT_OK : VT_ERR_NOT_FOUND;
-out:
-    done(s);
+    if (err == VT_OK && changes != 1)
+        err = VT_ERR_NOT_FOUND;
     return err;
 }
 
 vt_err vtd_store_device_remove(vtd_store *st, vtd_account_id acct, uint32_t device_id)
 {
-    sqlite3_stmt *s;
-    vt_err err;
-
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     /* AUTH-86, DELIV-70: queue, prekeys and tokens by ON DELETE CASCADE. */
-    s = st->stmt[S_DEVICE_REMOVE];
-    TRY(bind_device(s, acct, device_id));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    return write_device(st, S_DEVICE_REMOVE, acct, device_id, NULL);
 }
 
 vt_err vtd_store_devices_expire(vtd_store *st, uint64_t now, size_t *removed)
 {
-    sqlite3_stmt *s;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     if (removed != NULL)
         *removed = 0;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
-    /* AUTH-73, DELIV-70: a lapsed pending device goes like a removed one. */
-    s = st->stmt[S_DEVICES_EXPIRE];
-    TRY(bind_u64(s, 1, now));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    /* Direct deletes only: cascaded rows are not counted. */
-    if (removed != NULL)
-        *removed = (size_t)sqlite3_changes64(st->db);
-out:
-    done(s);
+    /* AUTH-73, DELIV-70: a lapsed pending device goes like a removed one.
+     * Direct deletes only: cascaded rows are not counted. */
+    err = write_cutoff(st, S_DEVICES_EXPIRE, now, &changes);
+    if (err == VT_OK && removed != NULL)
+        *removed = (size_t)changes;
     return err;
 }
 
@@ -953,7 +1038,7 @@ vt_err vtd_store_token_add(vtd_store *st, const uint8_t jti[VTD_JTI_LEN],
     TRY(bind_u64(s, 4, exp));
     /* The device must exist: a token of a device that is not is out of
      * range (store.h names no VT_ERR_NOT_FOUND here). */
-    err = write_err(run(s), VT_ERR_INVALID_ARGUMENT);
+    err = run_write(st, s, VT_ERR_INVALID_ARGUMENT, NULL);
 out:
     done(s);
     return err;
@@ -981,20 +1066,9 @@ out:
 
 vt_err vtd_store_tokens_expire(vtd_store *st, uint64_t now)
 {
-    sqlite3_stmt *s;
-    vt_err err;
-
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
-    s = st->stmt[S_TOKENS_EXPIRE];
-    TRY(bind_u64(s, 1, now));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    return write_cutoff(st, S_TOKENS_EXPIRE, now, NULL);
 }
 
 /* ---- Prekeys ------------------------------------------------------------ */
@@ -1017,7 +1091,7 @@ vt_err vtd_store_signed_prekey_set(vtd_store *st, vtd_account_id acct, uint32_t 
     TRY(bind_blob(s, 5, key->public_key, VTD_KEY_LEN));
     TRY(bind_blob(s, 6, key->signature, VTD_SIG_LEN));
     /* No such device: out of range, as in vtd_store_token_add. */
-    err = write_err(run(s), VT_ERR_INVALID_ARGUMENT);
+    err = run_write(st, s, VT_ERR_INVALID_ARGUMENT, NULL);
 out:
     done(s);
     return err;
@@ -1082,6 +1156,7 @@ vt_err vtd_store_one_time_prekey_add(vtd_store *st, vtd_account_id acct,
                                      bool *added)
 {
     sqlite3_stmt *s;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL || key == NULL || added == NULL)
@@ -1095,9 +1170,9 @@ vt_err vtd_store_one_time_prekey_add(vtd_store *st, vtd_account_id acct,
     TRY(bind_i64(s, 3, key->id));
     TRY(bind_blob(s, 4, key->public_key, VTD_KEY_LEN));
     /* No such device: out of range, as in vtd_store_token_add. */
-    TRY(write_err(run(s), VT_ERR_INVALID_ARGUMENT));
+    TRY(run_write(st, s, VT_ERR_INVALID_ARGUMENT, &changes));
     /* ON CONFLICT DO NOTHING: an id already stored changes no row. */
-    *added = sqlite3_changes(st->db) == 1;
+    *added = changes == 1;
 out:
     done(s);
     return err;
@@ -1106,23 +1181,14 @@ out:
 vt_err vtd_store_one_time_prekey_count(vtd_store *st, vtd_account_id acct,
                                        uint32_t device_id, uint32_t *count)
 {
-    sqlite3_stmt *s;
-    bool row = false;
+    uint64_t n = 0;
     vt_err err;
 
     if (st == NULL || count == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    *count = 0;
-    s = st->stmt[S_OTK_COUNT];
-    TRY(bind_device(s, acct, device_id));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    *count = (uint32_t)sqlite3_column_int64(s, 0);
-out:
-    done(s);
+    /* count(*) always gives its one row. */
+    err = device_u64(st, S_OTK_COUNT, acct, device_id, VT_ERR_IO, &n);
+    *count = (uint32_t)n;
     return err;
 }
 
@@ -1166,22 +1232,11 @@ out:
 vt_err vtd_store_queue_depth(vtd_store *st, vtd_account_id acct, uint32_t device_id,
                              uint64_t *depth)
 {
-    sqlite3_stmt *s;
-    bool row = false;
-    vt_err err;
-
     if (st == NULL || depth == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     *depth = 0;
-    s = st->stmt[S_QUEUE_DEPTH];
-    TRY(bind_device(s, acct, device_id));
-    TRY(step_row(s, &row));
     /* No such device: nothing is queued for it. */
-    if (row)
-        *depth = col_u64(s, 0);
-out:
-    done(s);
-    return err;
+    return device_u64(st, S_QUEUE_DEPTH, acct, device_id, VT_OK, depth);
 }
 
 static bool message_ok(const vtd_message *msg)
@@ -1198,7 +1253,6 @@ vt_err vtd_store_queue_push(vtd_store *st, vtd_account_id acct, uint32_t device_
 {
     sqlite3_stmt *s;
     int64_t assigned = 0;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || msg == NULL || seq == NULL || !message_ok(msg))
@@ -1210,11 +1264,7 @@ vt_err vtd_store_queue_push(vtd_store *st, vtd_account_id acct, uint32_t device_
      * the depth counter moves in the same statement. */
     s = st->stmt[S_QUEUE_BUMP];
     TRY(bind_device(s, acct, device_id));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_NOT_FOUND;
-        goto out;
-    }
+    TRY(step_one(s, VT_ERR_NOT_FOUND));
     assigned = sqlite3_column_int64(s, 0);
     TRY(finish(s));
     done(s);
@@ -1230,11 +1280,9 @@ vt_err vtd_store_queue_push(vtd_store *st, vtd_account_id acct, uint32_t device_
     TRY(bind_u64(s, 9, msg->server_time_ms));
     TRY(bind_group_id(s, 10, msg->group_id, msg->group_id_len));
     TRY(bind_text(s, 11, msg->recipient));
-    if (run(s) != SQLITE_OK) {
-        /* The seq was taken already: the operation has to be abandoned. */
-        err = VT_ERR_IO;
-        goto out;
-    }
+    /* On failure the seq was taken already: the operation has to be
+     * abandoned. */
+    TRY(run_write(st, s, VT_ERR_IO, NULL));
     *seq = (uint64_t)assigned;
 out:
     done(s);
@@ -1244,22 +1292,11 @@ out:
 vt_err vtd_store_queue_last_seq(vtd_store *st, vtd_account_id acct, uint32_t device_id,
                                 uint64_t *seq)
 {
-    sqlite3_stmt *s;
-    bool row = false;
-    vt_err err;
-
     if (st == NULL || seq == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     *seq = 0;
-    s = st->stmt[S_QUEUE_LAST];
-    TRY(bind_device(s, acct, device_id));
-    TRY(step_row(s, &row));
     /* max() over no rows is NULL, which reads as 0. */
-    if (row)
-        *seq = col_u64(s, 0);
-out:
-    done(s);
-    return err;
+    return device_u64(st, S_QUEUE_LAST, acct, device_id, VT_OK, seq);
 }
 
 static vt_err read_message(sqlite3_stmt *s, vtd_message *m)
@@ -1340,6 +1377,7 @@ vt_err vtd_store_queue_delete(vtd_store *st, vtd_account_id acct, uint32_t devic
 {
     sqlite3_stmt *s;
     uint64_t total = 0;
+    int64_t changes = 0;
     size_t i;
     vt_err err;
 
@@ -1357,11 +1395,8 @@ vt_err vtd_store_queue_delete(vtd_store *st, vtd_account_id acct, uint32_t devic
         if (seqs[i] == 0 || seqs[i] > (uint64_t)INT64_MAX)
             continue;
         TRY(bind_i64(s, 3, (int64_t)seqs[i]));
-        if (run(s) != SQLITE_OK) {
-            err = VT_ERR_IO;
-            goto out;
-        }
-        total += (uint64_t)sqlite3_changes64(st->db);
+        TRY(run_write(st, s, VT_ERR_IO, &changes));
+        total += (uint64_t)changes;
         /* Keeps the device bound for the next seq. */
         if (sqlite3_reset(s) != SQLITE_OK) {
             err = VT_ERR_IO;
@@ -1374,10 +1409,7 @@ vt_err vtd_store_queue_delete(vtd_store *st, vtd_account_id acct, uint32_t devic
     s = st->stmt[S_QUEUE_SHRINK];
     TRY(bind_device(s, acct, device_id));
     TRY(bind_i64(s, 3, (int64_t)total));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
+    TRY(run_write(st, s, VT_ERR_IO, NULL));
     *deleted = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 out:
     done(s);
@@ -1386,57 +1418,30 @@ out:
 
 vt_err vtd_store_queue_expire(vtd_store *st, uint64_t before_ms, uint64_t *deleted)
 {
-    sqlite3_stmt *s;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     if (deleted != NULL)
         *deleted = 0;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     /* DELIV-61. The counters first, from the rows about to go, then the
      * rows: both in this operation, so they agree. */
-    s = st->stmt[S_QUEUE_EXPIRE_COUNT];
-    TRY(bind_u64(s, 1, before_ms));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    done(s);
-    s = st->stmt[S_QUEUE_EXPIRE];
-    TRY(bind_u64(s, 1, before_ms));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    if (deleted != NULL)
-        *deleted = (uint64_t)sqlite3_changes64(st->db);
-out:
-    done(s);
+    err = write_cutoff(st, S_QUEUE_EXPIRE_COUNT, before_ms, NULL);
+    if (err == VT_OK)
+        err = write_cutoff(st, S_QUEUE_EXPIRE, before_ms, &changes);
+    if (err == VT_OK && deleted != NULL)
+        *deleted = (uint64_t)changes;
     return err;
 }
 
 vt_err vtd_store_queue_total(vtd_store *st, uint64_t *total)
 {
-    sqlite3_stmt *s;
-    bool row = false;
-    vt_err err;
-
     if (st == NULL || total == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     *total = 0;
-    s = st->stmt[S_QUEUE_TOTAL];
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    *total = col_u64(s, 0);
-out:
-    done(s);
-    return err;
+    /* No parameters to bind; sum() always gives its one row. */
+    return query_u64(st->stmt[S_QUEUE_TOTAL], VT_OK, VT_ERR_IO, total);
 }
 
 /* ---- Idempotency records ---------------------------------------------- */
@@ -1495,7 +1500,7 @@ vt_err vtd_store_dedup_put(vtd_store *st, vtd_account_id acct,
     TRY(bind_i64(s, 5, rec->ephemeral));
     TRY(bind_u64(s, 6, rec->accepted_ms));
     /* No such account: out of range (store.h names no VT_ERR_NOT_FOUND). */
-    err = write_err(run(s), VT_ERR_INVALID_ARGUMENT);
+    err = run_write(st, s, VT_ERR_INVALID_ARGUMENT, NULL);
 out:
     done(s);
     return err;
@@ -1503,21 +1508,10 @@ out:
 
 vt_err vtd_store_dedup_expire(vtd_store *st, uint64_t before_ms)
 {
-    sqlite3_stmt *s;
-    vt_err err;
-
     if (st == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     /* DELIV-24 */
-    s = st->stmt[S_DEDUP_EXPIRE];
-    TRY(bind_u64(s, 1, before_ms));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    return write_cutoff(st, S_DEDUP_EXPIRE, before_ms, NULL);
 }
 
 /* ---- Groups --------------------------------------------------------------- */
@@ -1525,25 +1519,15 @@ out:
 vt_err vtd_store_group_create(vtd_store *st, const uint8_t group_id[VTD_GROUP_ID_LEN],
                               uint64_t revision)
 {
-    sqlite3_stmt *s;
-    int rc;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL || group_id == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
-    s = st->stmt[S_GROUP_CREATE];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(bind_u64(s, 2, revision));
-    rc = run(s);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    err = write_revision(st, S_GROUP_CREATE, group_id, revision, &changes);
+    /* ON CONFLICT DO NOTHING: an id already taken adds no row. */
+    if (err == VT_OK && changes == 0)
         err = VT_ERR_ALREADY_EXISTS;
-    else if (rc != SQLITE_OK)
-        err = VT_ERR_IO;
-out:
-    done(s);
     return err;
 }
 
@@ -1555,7 +1539,7 @@ static vt_err read_members(vtd_store *st, const uint8_t group_id[VTD_GROUP_ID_LE
     bool row = false;
     vt_err err;
 
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
+    TRY(bind_group(s, group_id));
     for (;;) {
         TRY(step_row(s, &row));
         if (!row)
@@ -1580,26 +1564,19 @@ vt_err vtd_store_group_get(vtd_store *st, const uint8_t group_id[VTD_GROUP_ID_LE
                            vtd_group *out)
 {
     sqlite3_stmt *s;
-    bool row = false;
-    vt_err err;
+    vt_err bound, err;
 
     if (st == NULL || group_id == NULL || out == NULL)
         return VT_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof(*out));
     s = st->stmt[S_GROUP_REVISION];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_NOT_FOUND;
-        goto out;
+    bound = bind_group(s, group_id);
+    err = query_u64(s, bound, VT_ERR_NOT_FOUND, &out->revision);
+    if (err == VT_OK) {
+        memcpy(out->group_id, group_id, VTD_GROUP_ID_LEN);
+        /* Sorted by username, bytewise (GroupInfo, spec/delivery.md 8.3). */
+        err = read_members(st, group_id, out);
     }
-    memcpy(out->group_id, group_id, VTD_GROUP_ID_LEN);
-    out->revision = col_u64(s, 0);
-    done(s);
-    /* Sorted by username, bytewise (GroupInfo, spec/delivery.md 8.3). */
-    err = read_members(st, group_id, out);
-out:
-    done(s); /* a second reset is harmless */
     if (err != VT_OK)
         memset(out, 0, sizeof(*out));
     return err;
@@ -1609,7 +1586,6 @@ vt_err vtd_store_group_put_member(vtd_store *st, const uint8_t group_id[VTD_GROU
                                   vtd_account_id acct, bool admin)
 {
     sqlite3_stmt *s;
-    bool row = false;
     bool group, account, member;
     int64_t members;
     vt_err err;
@@ -1620,13 +1596,8 @@ vt_err vtd_store_group_put_member(vtd_store *st, const uint8_t group_id[VTD_GROU
     if (err != VT_OK)
         return err;
     s = st->stmt[S_MEMBER_STATE];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(bind_i64(s, 2, acct));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_IO;
-        goto out;
-    }
+    TRY(bind_member(s, group_id, acct));
+    TRY(step_one(s, VT_ERR_IO));
     group = sqlite3_column_int64(s, 0) != 0;
     account = sqlite3_column_int64(s, 1) != 0;
     members = sqlite3_column_int64(s, 2);
@@ -1643,10 +1614,9 @@ vt_err vtd_store_group_put_member(vtd_store *st, const uint8_t group_id[VTD_GROU
         goto out;
     }
     s = st->stmt[S_MEMBER_PUT];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(bind_i64(s, 2, acct));
+    TRY(bind_member(s, group_id, acct));
     TRY(bind_i64(s, 3, admin));
-    err = write_err(run(s), VT_ERR_NOT_FOUND);
+    err = run_write(st, s, VT_ERR_NOT_FOUND, NULL);
 out:
     done(s);
     return err;
@@ -1657,72 +1627,55 @@ vt_err vtd_store_group_remove_member(vtd_store *st,
                                      vtd_account_id acct)
 {
     sqlite3_stmt *s;
-    vt_err err;
+    vt_err bound;
 
     if (st == NULL || group_id == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     s = st->stmt[S_MEMBER_REMOVE];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(bind_i64(s, 2, acct));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    bound = bind_member(s, group_id, acct);
+    return exec_write(st, s, bound, NULL);
 }
 
 vt_err vtd_store_group_set_revision(vtd_store *st,
                                     const uint8_t group_id[VTD_GROUP_ID_LEN],
                                     uint64_t revision)
 {
-    sqlite3_stmt *s;
+    int64_t changes = 0;
     vt_err err;
 
     if (st == NULL || group_id == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
-    s = st->stmt[S_GROUP_SET_REVISION];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    TRY(bind_u64(s, 2, revision));
-    if (run(s) != SQLITE_OK) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    err = sqlite3_changes(st->db) == 1 ? VT_OK : VT_ERR_NOT_FOUND;
-out:
-    done(s);
+    err = write_revision(st, S_GROUP_SET_REVISION, group_id, revision, &changes);
+    if (err == VT_OK && changes != 1)
+        err = VT_ERR_NOT_FOUND;
     return err;
 }
 
 vt_err vtd_store_group_delete(vtd_store *st, const uint8_t group_id[VTD_GROUP_ID_LEN])
 {
     sqlite3_stmt *s;
-    vt_err err;
+    vt_err bound;
 
     if (st == NULL || group_id == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    err = writable(st);
-    if (err != VT_OK)
-        return err;
     /* Memberships by ON DELETE CASCADE. */
     s = st->stmt[S_GROUP_DELETE];
-    TRY(bind_blob(s, 1, group_id, VTD_GROUP_ID_LEN));
-    err = run(s) == SQLITE_OK ? VT_OK : VT_ERR_IO;
-out:
-    done(s);
-    return err;
+    bound = bind_group(s, group_id);
+    return exec_write(st, s, bound, NULL);
+}
+
+/* A row_reader for read_list: |out| is an array of group ids. */
+static vt_err group_id_row(sqlite3_stmt *s, void *out, size_t i)
+{
+    uint8_t(*ids)[VTD_GROUP_ID_LEN] = out;
+
+    return col_fixed(s, 0, ids[i], VTD_GROUP_ID_LEN);
 }
 
 vt_err vtd_store_groups_of(vtd_store *st, vtd_account_id acct,
                            uint8_t (*out)[VTD_GROUP_ID_LEN], size_t cap, size_t *n)
 {
     sqlite3_stmt *s;
-    size_t count = 0;
-    bool row = false;
     vt_err err;
 
     if (st == NULL || (out == NULL && cap > 0) || n == NULL)
@@ -1730,16 +1683,7 @@ vt_err vtd_store_groups_of(vtd_store *st, vtd_account_id acct,
     /* DELIV-105: a BLOB index sorts with memcmp, so bytewise. */
     s = st->stmt[S_GROUPS_OF];
     TRY(bind_i64(s, 1, acct));
-    for (;;) {
-        TRY(step_row(s, &row));
-        if (!row)
-            break;
-        if (count < cap)
-            TRY(col_fixed(s, 0, out[count], VTD_GROUP_ID_LEN));
-        count++;
-    }
-    *n = count;
-    err = count > cap ? VT_ERR_BUFFER_TOO_SMALL : VT_OK;
+    err = read_list(s, group_id_row, out, cap, n);
 out:
     done(s);
     return err;
@@ -1747,22 +1691,13 @@ out:
 
 vt_err vtd_store_group_count_of(vtd_store *st, vtd_account_id acct, uint32_t *count)
 {
-    sqlite3_stmt *s;
-    bool row = false;
+    uint64_t n = 0;
     vt_err err;
 
     if (st == NULL || count == NULL)
         return VT_ERR_INVALID_ARGUMENT;
-    *count = 0;
-    s = st->stmt[S_GROUP_COUNT_OF];
-    TRY(bind_i64(s, 1, acct));
-    TRY(step_row(s, &row));
-    if (!row) {
-        err = VT_ERR_IO;
-        goto out;
-    }
-    *count = (uint32_t)sqlite3_column_int64(s, 0);
-out:
-    done(s);
+    /* count(*) always gives its one row. */
+    err = account_u64(st, S_GROUP_COUNT_OF, acct, VT_ERR_IO, &n);
+    *count = (uint32_t)n;
     return err;
 }
