@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -24,145 +23,24 @@
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
+/* Sends from a one-device account to a one-device account: the envelope
+ * for device 1 with content |text| as it is. */
+static const uint32_t device1[] = {1};
+static const vtc_send_opts bare = {.bare_content = true};
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-
-    return left > 0 ? (int)left : 0;
-}
-
-static int setup(void **state)
-{
-    vtc_server *srv = calloc(1, sizeof *srv);
-
-    if (srv == NULL)
-        return -1;
-    vtc_server_start(srv, NULL);
-    *state = srv;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    vtc_server *srv = *state;
-
-    vtc_server_cleanup(srv);
-    free(srv);
-    return 0;
-}
-
-static vtc_device *new_account(const vtc_server *srv, const char *prefix)
-{
-    char name[33];
-
-    vtc_username(name, prefix);
-    return vtc_register(srv->port, name);
-}
-
-static void new_mid(uint8_t mid[16])
-{
-    assert_int_equal(vt_random_bytes(mid, 16), VT_OK);
-}
-
-static void expect_body(const Ventra__V1__Response *r, int body)
-{
-    assert_non_null(r);
-    if (r->error != NULL)
-        fail_msg("expected a body %d, got error %d (%s)", body, (int)r->error->code,
-                 r->error->message ? r->error->message : "");
-    assert_int_equal(r->body_case, body);
-}
-
-/* A Send from a one-device account to a one-device account (envelope for
- * device 1, content |text|), built in place so it can be pipelined. */
-typedef struct send_buf {
-    Ventra__V1__Request req;
-    Ventra__V1__SendRequest send;
-    Ventra__V1__OutgoingEnvelope env;
-    Ventra__V1__OutgoingEnvelope *rp[1];
-    char content[32];
-    uint8_t mid[16];
-} send_buf;
-
-static void send_build(send_buf *b, const char *recipient, const char *text,
+static void send_build(vtc_send_buf *b, const char *recipient, const char *text,
                        const uint8_t mid[16])
 {
-    memset(b, 0, sizeof *b);
-    ventra__v1__request__init(&b->req);
-    ventra__v1__send_request__init(&b->send);
-    ventra__v1__outgoing_envelope__init(&b->env);
-    memcpy(b->mid, mid, 16);
-    snprintf(b->content, sizeof b->content, "%s", text);
-    b->env.device_id = 1;
-    b->env.type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
-    b->env.content.data = (uint8_t *)b->content;
-    b->env.content.len = strlen(b->content);
-    b->rp[0] = &b->env;
-    b->send.message_id.data = b->mid;
-    b->send.message_id.len = 16;
-    b->send.recipient = (char *)recipient;
-    b->send.n_to_recipient = 1;
-    b->send.to_recipient = b->rp;
-    b->req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
-    b->req.send = &b->send;
+    vtc_send_build(b, recipient, device1, 1, NULL, 0, text, mid, &bare);
 }
 
 /* Sends and waits; asserts success with |duplicate|; returns the time. */
 static uint64_t send_one(vtc_device *from, const vtc_device *to, const char *text,
                          const uint8_t mid[16], bool duplicate)
 {
-    send_buf b;
-    Ventra__V1__Response *r;
-    uint64_t t;
-
-    send_build(&b, to->username, text, mid);
-    r = vtc_call(from->c, &b.req);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
-    assert_int_equal(!!r->send->duplicate, duplicate);
-    t = r->send->server_time_ms;
-    vtc_response_free(r);
-    return t;
-}
-
-/* The next event of kind |kind| on |c| within |ms|, others dropped. */
-static Ventra__V1__Event *wait_event(vtc_client *c, int kind, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-
-    for (;;) {
-        Ventra__V1__Event *e = vtc_next_event(c, left_ms(deadline));
-
-        if (e == NULL)
-            return NULL;
-        if ((int)e->body_case == kind)
-            return e;
-        vtc_event_free(e);
-    }
-}
-
-/* The next MessageEvent or QueueDrainedEvent of |d| within |ms|. */
-static Ventra__V1__Event *next_delivery(vtc_device *d, int ms)
-{
-    int64_t deadline = now_ms() + ms;
-
-    for (;;) {
-        Ventra__V1__Event *e = vtc_next_event(d->c, left_ms(deadline));
-
-        if (e == NULL)
-            return NULL;
-        if (e->body_case == VENTRA__V1__EVENT__BODY_MESSAGE ||
-            e->body_case == VENTRA__V1__EVENT__BODY_QUEUE_DRAINED)
-            return e;
-        vtc_event_free(e);
-    }
+    return vtc_expect_sent(
+        vtc_send_lists(from, to->username, device1, 1, NULL, 0, text, mid, &bare),
+        duplicate);
 }
 
 /* Reads the MessageEvents |d| gets until its QueueDrainedEvent (whose
@@ -178,7 +56,11 @@ static void read_delivered(vtc_device *d, Ventra__V1__Event ***out, size_t *n,
     assert_non_null(*out);
     *n = 0;
     for (;;) {
-        Ventra__V1__Event *e = next_delivery(d, quiet_ms);
+        Ventra__V1__Event *e =
+            vtc_wait_events(d->c,
+                            VTC_EVENT(VENTRA__V1__EVENT__BODY_MESSAGE) |
+                                VTC_EVENT(VENTRA__V1__EVENT__BODY_QUEUE_DRAINED),
+                            quiet_ms);
 
         if (e == NULL)
             return;
@@ -196,29 +78,6 @@ static void read_delivered(vtc_device *d, Ventra__V1__Event ***out, size_t *n,
     }
 }
 
-static void free_events(Ventra__V1__Event **ev, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        vtc_event_free(ev[i]);
-    free(ev);
-}
-
-/* The next MessageEvent of |d|: message |mid|; returns its seq. */
-static uint64_t expect_next_is(vtc_device *d, const uint8_t mid[16])
-{
-    Ventra__V1__Event *e = wait_event(d->c, VENTRA__V1__EVENT__BODY_MESSAGE, 5000);
-    uint64_t seq;
-
-    if (e == NULL || e->body_case != VENTRA__V1__EVENT__BODY_MESSAGE)
-        fail_msg("%s: expected a MessageEvent, got %d", d->username,
-                 e ? (int)e->body_case : -1);
-    assert_int_equal(e->message->message_id.len, 16);
-    assert_memory_equal(e->message->message_id.data, mid, 16);
-    seq = e->message->seq;
-    vtc_event_free(e);
-    return seq;
-}
-
 static void expect_killed(int status)
 {
     assert_true(status != -1);
@@ -233,8 +92,8 @@ static void expect_killed(int status)
 static void test_queue_survives_kill9(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     enum { N = 50 };
     uint8_t mid[N][16];
     uint64_t t[N], seqs[N];
@@ -245,7 +104,7 @@ static void test_queue_survives_kill9(void **state)
     for (int i = 0; i < N; i++) {
         char text[32];
 
-        new_mid(mid[i]);
+        vtc_random16(mid[i]);
         snprintf(text, sizeof text, "k%d", i);
         t[i] = send_one(alice, bob, text, mid[i], false);
     }
@@ -261,19 +120,13 @@ static void test_queue_survives_kill9(void **state)
         char text[32];
 
         snprintf(text, sizeof text, "k%zu", i);
-        assert_int_equal(m->message_id.len, 16);
-        assert_memory_equal(m->message_id.data, mid[i], 16);
-        assert_string_equal(m->sender, alice->username);
+        vtc_check_message(m, alice, bob->username, mid[i], NULL, text, t[i]);
         assert_int_equal(m->sender_device, 1);
-        assert_string_equal(m->recipient, bob->username);
-        assert_int_equal(m->content.len, strlen(text));
-        assert_memory_equal(m->content.data, text, strlen(text));
-        assert_int_equal(m->server_time_ms, t[i]);
         seqs[i] = m->seq;
         if (i > 0)
             assert_true(seqs[i] > seqs[i - 1]);
     }
-    free_events(ev, n);
+    vtc_free_events(ev, n);
 
     /* The idempotency record of the last one survived as well (DELIV-2). */
     assert_int_equal(vtc_login(alice, srv->port), 0);
@@ -289,19 +142,19 @@ static void test_queue_survives_kill9(void **state)
 static void test_ack_survives_kill9(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     uint8_t mid[10][16];
     uint64_t seqs[10];
     Ventra__V1__Event **ev;
     size_t n;
 
     for (int i = 0; i < 10; i++) {
-        new_mid(mid[i]);
+        vtc_random16(mid[i]);
         send_one(alice, bob, "a", mid[i], false);
     }
     for (int i = 0; i < 10; i++)
-        seqs[i] = expect_next_is(bob, mid[i]);
+        seqs[i] = vtc_expect_next_is(bob, mid[i], false);
     assert_int_equal(vtc_ack(bob, seqs, 5), 5);
     expect_killed(vtc_server_stop(srv, SIGKILL));
     vtc_server_restart(srv);
@@ -313,7 +166,7 @@ static void test_ack_survives_kill9(void **state)
         assert_memory_equal(ev[i]->message->message_id.data, mid[5 + i], 16);
         assert_int_equal(ev[i]->message->seq, seqs[5 + i]);
     }
-    free_events(ev, n);
+    vtc_free_events(ev, n);
 
     vtc_device_free(bob);
     vtc_device_free(alice);
@@ -341,19 +194,19 @@ static void *stop_thread(void *arg)
 static void test_graceful_shutdown(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
-    vtc_device *carol = new_account(srv, "carol");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
+    vtc_device *carol = vtc_new_account(srv, "carol");
     vtc_client *anon = vtc_client_new(srv->port);
     enum { N = 30 };
-    send_buf *b = calloc(N, sizeof *b);
+    vtc_send_buf *b = calloc(N, sizeof *b);
     uint32_t ids[N];
     int outcome[N]; /* 1 accepted, 2 refused, 0 unknown (no response) */
     bool delivered[N] = {false};
     size_t accepted = 0, refused = 0, lost = 0;
     stopper st = {.srv = srv, .sig = SIGTERM, .status = -1};
     pthread_t th;
-    Ventra__V1__Event *e, **ev;
+    Ventra__V1__Event **ev;
     size_t n;
 
     assert_non_null(b);
@@ -362,7 +215,7 @@ static void test_graceful_shutdown(void **state)
         uint8_t mid[16];
         char text[32];
 
-        new_mid(mid);
+        vtc_random16(mid);
         snprintf(text, sizeof text, "g%d", i);
         send_build(&b[i], bob->username, text, mid);
         ids[i] = vtc_send_request(alice->c, &b[i].req);
@@ -384,7 +237,7 @@ static void test_graceful_shutdown(void **state)
             outcome[i] = 2;
             refused++;
         } else {
-            expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
+            vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
             assert_false(r->send->duplicate);
             outcome[i] = 1;
             accepted++;
@@ -394,22 +247,14 @@ static void test_graceful_shutdown(void **state)
     print_message("shutdown: %zu sends accepted, %zu refused, %zu unanswered\n", accepted,
                   refused, lost);
 
-    /* Authenticated connections: SessionEndedEvent(SHUTDOWN), then 1001. */
-    e = wait_event(alice->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 10000);
-    assert_non_null(e);
-    assert_int_equal(e->session_ended->reason,
-                     VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN);
-    vtc_event_free(e);
-    assert_int_equal(vtc_wait_close(alice->c, 10000), 1001);
-    assert_null(vtc_next_event(alice->c, 0)); /* it was the last frame */
-
-    e = wait_event(carol->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 10000);
-    assert_non_null(e);
-    assert_int_equal(e->session_ended->reason,
-                     VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN);
-    vtc_event_free(e);
-    assert_int_equal(vtc_wait_close(carol->c, 10000), 1001);
-    assert_null(vtc_next_event(carol->c, 0));
+    /* Authenticated connections: SessionEndedEvent(SHUTDOWN) as the last
+     * frame, then 1001. */
+    vtc_expect_session_ended(alice->c,
+                             VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN,
+                             1001, 10000);
+    vtc_expect_session_ended(carol->c,
+                             VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN,
+                             1001, 10000);
 
     /* An unauthenticated connection: 1001 and never an event (WIRE-37). */
     assert_int_equal(vtc_wait_close(anon, 10000), 1001);
@@ -437,12 +282,12 @@ static void test_graceful_shutdown(void **state)
         delivered[k] = true;
         if (outcome[k] == 2)
             fail_msg("send %d was refused with UNAVAILABLE but delivered", k);
-        assert_memory_equal(ev[i]->message->content.data, b[k].content,
-                            strlen(b[k].content));
+        assert_memory_equal(ev[i]->message->content.data, b[k].content[0],
+                            strlen(b[k].content[0]));
         if (i > 0)
             assert_true(ev[i]->message->seq > ev[i - 1]->message->seq);
     }
-    free_events(ev, n);
+    vtc_free_events(ev, n);
     print_message("shutdown: %zu of the %d sends delivered after the restart\n", n, N);
     for (int i = 0; i < N; i++)
         if (outcome[i] == 1 && !delivered[i])
@@ -461,8 +306,8 @@ static void test_graceful_shutdown(void **state)
 static void test_seq_increases_across_restart(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     uint64_t top = 0;
 
     for (int phase = 0; phase < 3; phase++) {
@@ -470,9 +315,9 @@ static void test_seq_increases_across_restart(void **state)
             uint8_t mid[16];
             uint64_t s;
 
-            new_mid(mid);
+            vtc_random16(mid);
             send_one(alice, bob, "s", mid, false);
-            s = expect_next_is(bob, mid);
+            s = vtc_expect_next_is(bob, mid, false);
             if (s <= top)
                 fail_msg("phase %d: seq %llu after seq %llu", phase,
                          (unsigned long long)s, (unsigned long long)top);
@@ -498,17 +343,11 @@ static void test_seq_increases_across_restart(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_queue_survives_kill9, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ack_survives_kill9, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seq_increases_across_restart, setup,
-                                        teardown),
+        VTC_TEST(test_queue_survives_kill9),
+        VTC_TEST(test_ack_survives_kill9),
+        VTC_TEST(test_graceful_shutdown),
+        VTC_TEST(test_seq_increases_across_restart),
     };
 
-    if (vt_crypto_init() != VT_OK)
-        return 1;
-    /* VTC_TEST_FILTER=test_name runs one test (a cmocka pattern). */
-    if (getenv("VTC_TEST_FILTER") != NULL)
-        cmocka_set_test_filter(getenv("VTC_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return VTC_RUN(tests, NULL, NULL);
 }

@@ -21,41 +21,12 @@
 #define E(name) VENTRA__V1__ERROR_CODE__ERROR_##name
 #define P(name) VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_##name
 
-static vtc_server srv;
-static vtc_server srv_timeout; /* --auth-timeout-s 1, started on demand */
-
-static int setup(void **state)
-{
-    (void)state;
-    vtc_server_start(&srv, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vtc_server_cleanup(&srv);
-    vtc_server_cleanup(&srv_timeout);
-    return 0;
-}
-
-static int code_of(Ventra__V1__Response *r)
-{
-    int rc = vtc_error_code(r);
-
-    vtc_response_free(r);
-    return rc;
-}
-
 /* The server keeps serving: a fresh client registers and pings. */
-static void assert_serving(void)
+static void assert_serving(const vtc_server *srv)
 {
-    char user[33];
-    vtc_device *d;
+    vtc_device *d = vtc_new_account(srv, "alive");
 
-    vtc_username(user, "alive");
-    d = vtc_register(srv.port, user);
-    assert_int_equal(code_of(vtc_rpc_ping(d->c, 77)), 0);
+    assert_int_equal(vtc_take_code(vtc_rpc_ping(d->c, 77)), 0);
     vtc_device_free(d);
 }
 
@@ -88,6 +59,49 @@ static void expect_ping_ok(vtc_client *c)
     vtc_response_free(r);
 }
 
+/* expect_error, then a Ping on the same connection: it stays open
+ * (WIRE-23). */
+static void expect_refused(vtc_client *c, const void *data, size_t len, uint32_t id,
+                           int code)
+{
+    expect_error(c, data, len, id, code);
+    expect_ping_ok(c);
+}
+
+/* A Request of |method| (0: no body) with |id| as vtc_raw_request encodes
+ * it, refused as expect_refused says. */
+static void expect_raw_refused(vtc_client *c, uint32_t id, uint32_t method,
+                               const uint8_t *body, size_t body_len, int code)
+{
+    uint8_t buf[64];
+    size_t n = vtc_raw_request(buf, sizeof buf, id, method, body, body_len);
+
+    expect_refused(c, buf, n, id, code);
+}
+
+/* Frame{request{id 5, ping{}, field 99: |pl| bytes of padding}} in |out|,
+ * the lengths as 3-byte varints; unknown fields are skipped (WIRE-22), so
+ * it is a Ping. Returns its length. */
+static size_t padded_ping(uint8_t *out, size_t pl)
+{
+    static const uint8_t ping[] = {0x08, 0x05, 0x5a, 0x00}; /* id 5, ping{} */
+    size_t inner = sizeof ping + 2 + 3 + pl, o = 0;
+
+    out[o++] = 0x0a; /* Frame.request */
+    out[o++] = (uint8_t)(0x80 | (inner & 0x7f));
+    out[o++] = (uint8_t)(0x80 | (inner >> 7 & 0x7f));
+    out[o++] = (uint8_t)(inner >> 14);
+    memcpy(out + o, ping, sizeof ping);
+    o += sizeof ping;
+    out[o++] = 0x9a; /* field 99, length-delimited */
+    out[o++] = 0x06;
+    out[o++] = (uint8_t)(0x80 | (pl & 0x7f));
+    out[o++] = (uint8_t)(0x80 | (pl >> 7 & 0x7f));
+    out[o++] = (uint8_t)(pl >> 14);
+    memset(out + o, 'p', pl);
+    return o + pl;
+}
+
 /* An encoded Frame{request{id, ping{nonce}}}. */
 static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
 {
@@ -103,6 +117,7 @@ static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
 
 static void test_garbage(void **state)
 {
+    vtc_server *srv = *state;
     static const uint8_t junk[][8] = {
         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* runaway varint */
         {0x0a, 0x7f, 0x08, 0x01},                         /* length past the end */
@@ -111,74 +126,43 @@ static void test_garbage(void **state)
         {0x08, 0x01},                                     /* request as a varint */
     };
     static const size_t junk_len[] = {8, 4, 2, 2, 2};
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_client *c = vtc_client_new(srv->port);
     size_t i;
 
-    (void)state;
-    for (i = 0; i < sizeof junk_len / sizeof junk_len[0]; i++) {
-        expect_error(c, junk[i], junk_len[i], 0, E(MALFORMED_FRAME));
-        expect_ping_ok(c); /* the connection stays open (WIRE-23) */
-    }
+    for (i = 0; i < sizeof junk_len / sizeof junk_len[0]; i++)
+        expect_refused(c, junk[i], junk_len[i], 0, E(MALFORMED_FRAME));
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 static void test_truncated(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     uint8_t buf[64];
     size_t n = ping_frame(buf, sizeof buf, 9, 0x112233445566ull), cut;
 
-    (void)state;
-    for (cut = 1; cut < n; cut++) {
-        expect_error(c, buf, n - cut, 0, E(MALFORMED_FRAME));
-        expect_ping_ok(c);
-    }
+    for (cut = 1; cut < n; cut++)
+        expect_refused(c, buf, n - cut, 0, E(MALFORMED_FRAME));
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* WIRE-21: a message of MAX_FRAME_SIZE bytes is served, one byte more is
  * closed with 1009 and not answered. */
 static void test_oversize(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     size_t max = VT_MAX_FRAME_SIZE;
-    uint8_t *buf = malloc(max + 1), ping[16];
-    size_t n, pl, hdr;
+    uint8_t *buf = malloc(max + 1);
+    /* A Ping of exactly |max| bytes: the outer tag and length (4), the
+     * request's id and ping (4), the padding's tag and length (5). */
+    size_t pl = max - 4 - 4 - 5;
     Ventra__V1__Response *r;
 
-    (void)state;
     assert_non_null(buf);
-    /* Frame{request{id 5, ping{}, field 99: padding}}: unknown fields are
-     * skipped (WIRE-22), so this is a Ping of exactly |max| bytes. */
-    n = 0;
-    ping[n++] = 0x08;
-    ping[n++] = 0x05; /* id 5 */
-    ping[n++] = 0x5a;
-    ping[n++] = 0x00; /* field 11 (ping), empty */
-    /* Outer: 0x0a, len(3 bytes varint), inner = ping(4) + tag(2) +
-     * len(3) + padding. */
-    hdr = 1 + 3;
-    pl = max - hdr - n - 2 - 3;
-    buf[0] = 0x0a;
-    {
-        size_t inner = n + 2 + 3 + pl, o = 4;
-
-        buf[1] = (uint8_t)(0x80 | (inner & 0x7f));
-        buf[2] = (uint8_t)(0x80 | (inner >> 7 & 0x7f));
-        buf[3] = (uint8_t)(inner >> 14);
-        memcpy(buf + o, ping, n);
-        o += n;
-        buf[o++] = 0x9a; /* field 99, length-delimited */
-        buf[o++] = 0x06;
-        buf[o++] = (uint8_t)(0x80 | (pl & 0x7f));
-        buf[o++] = (uint8_t)(0x80 | (pl >> 7 & 0x7f));
-        buf[o++] = (uint8_t)(pl >> 14);
-        memset(buf + o, 'p', pl);
-        o += pl;
-        assert_int_equal(o, max);
-    }
+    assert_int_equal(padded_ping(buf, pl), max);
     r = vtc_call_raw(c, buf, max);
     if (r == NULL)
         fail_msg("no answer to a message of MAX_FRAME_SIZE bytes (close %d)",
@@ -190,27 +174,13 @@ static void test_oversize(void **state)
 
     /* One byte more (the padding grows by one; still a valid Frame). */
     {
-        vtc_client *c2 = vtc_client_new(srv.port);
+        vtc_client *c2 = vtc_client_new(srv->port);
         uint8_t *big = malloc(max + 1);
-        size_t inner = n + 2 + 3 + pl + 1, o = 4;
         Ventra__V1__Event *e;
 
         assert_non_null(big);
-        big[0] = 0x0a;
-        big[1] = (uint8_t)(0x80 | (inner & 0x7f));
-        big[2] = (uint8_t)(0x80 | (inner >> 7 & 0x7f));
-        big[3] = (uint8_t)(inner >> 14);
-        memcpy(big + o, ping, n);
-        o += n;
-        big[o++] = 0x9a;
-        big[o++] = 0x06;
-        big[o++] = (uint8_t)(0x80 | ((pl + 1) & 0x7f));
-        big[o++] = (uint8_t)(0x80 | ((pl + 1) >> 7 & 0x7f));
-        big[o++] = (uint8_t)((pl + 1) >> 14);
-        memset(big + o, 'p', pl + 1);
-        o += pl + 1;
-        assert_int_equal(o, max + 1);
-        vtc_ws_send(vtc_client_ws(c2), 2, big, o, 1);
+        assert_int_equal(padded_ping(big, pl + 1), max + 1);
+        vtc_ws_send(vtc_client_ws(c2), 2, big, max + 1, 1);
         /* No answer (a Response would be queued and dropped by
          * vtc_wait_close, so look for one first). */
         r = vtc_wait_response(c2, 5, 5000);
@@ -224,105 +194,88 @@ static void test_oversize(void **state)
     }
     free(buf);
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 static void test_text_message(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     uint8_t buf[64];
     size_t n = ping_frame(buf, sizeof buf, 3, 1);
 
-    (void)state;
     /* Even a valid frame in a text message (WIRE-4). */
     assert_true(vtc_ws_send(vtc_client_ws(c), 1, buf, n, 1));
     assert_int_equal(vtc_wait_close(c, 5000), 1003);
     vtc_client_free(c);
 
-    c = vtc_client_new(srv.port);
+    c = vtc_client_new(srv->port);
     assert_true(vtc_ws_send(vtc_client_ws(c), 1, "hello", 5, 1));
     assert_int_equal(vtc_wait_close(c, 5000), 1003);
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 static void test_unknown_kind(void **state)
 {
+    vtc_server *srv = *state;
     static const uint8_t resp[] = {0x12, 0x02, 0x08, 0x05}; /* response{id 5} */
     static const uint8_t evt[] = {0x1a, 0x00};              /* event{} */
     static const uint8_t unknown_only[] = {0x20, 0x01};     /* field 4 only */
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_client *c = vtc_client_new(srv->port);
 
-    (void)state;
-    expect_error(c, "", 0, 0, E(UNKNOWN_FRAME_KIND));
-    expect_ping_ok(c);
-    expect_error(c, resp, sizeof resp, 0, E(UNKNOWN_FRAME_KIND));
-    expect_ping_ok(c);
-    expect_error(c, evt, sizeof evt, 0, E(UNKNOWN_FRAME_KIND));
-    expect_ping_ok(c);
-    expect_error(c, unknown_only, sizeof unknown_only, 0, E(UNKNOWN_FRAME_KIND));
-    expect_ping_ok(c);
+    expect_refused(c, "", 0, 0, E(UNKNOWN_FRAME_KIND));
+    expect_refused(c, resp, sizeof resp, 0, E(UNKNOWN_FRAME_KIND));
+    expect_refused(c, evt, sizeof evt, 0, E(UNKNOWN_FRAME_KIND));
+    expect_refused(c, unknown_only, sizeof unknown_only, 0, E(UNKNOWN_FRAME_KIND));
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 static void test_unknown_rpc(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
-    uint8_t buf[64];
-    size_t n;
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
 
-    (void)state;
     /* No body. */
-    n = vtc_raw_request(buf, sizeof buf, 7, 0, NULL, 0);
-    expect_error(c, buf, n, 7, E(UNKNOWN_RPC));
-    expect_ping_ok(c);
+    expect_raw_refused(c, 7, 0, NULL, 0, E(UNKNOWN_RPC));
     /* Body fields the server does not know: 99, 16, 1000. */
-    n = vtc_raw_request(buf, sizeof buf, 8, 99, NULL, 0);
-    expect_error(c, buf, n, 8, E(UNKNOWN_RPC));
-    expect_ping_ok(c);
-    n = vtc_raw_request(buf, sizeof buf, 9, 16, NULL, 0);
-    expect_error(c, buf, n, 9, E(UNKNOWN_RPC));
-    expect_ping_ok(c);
-    n = vtc_raw_request(buf, sizeof buf, 10, 1000, (const uint8_t *)"\x08\x01", 2);
-    expect_error(c, buf, n, 10, E(UNKNOWN_RPC));
-    expect_ping_ok(c);
+    expect_raw_refused(c, 8, 99, NULL, 0, E(UNKNOWN_RPC));
+    expect_raw_refused(c, 9, 16, NULL, 0, E(UNKNOWN_RPC));
+    expect_raw_refused(c, 10, 1000, (const uint8_t *)"\x08\x01", 2, E(UNKNOWN_RPC));
     /* Order: unknown RPC (step 8) before the gate (step 9) on an
      * unauthenticated connection; both above are. */
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 static void test_request_id_zero(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     uint8_t buf[64];
     size_t n;
 
-    (void)state;
     n = ping_frame(buf, sizeof buf, 0, 5);
-    expect_error(c, buf, n, 0, E(DUPLICATE_REQUEST_ID));
-    expect_ping_ok(c);
+    expect_refused(c, buf, n, 0, E(DUPLICATE_REQUEST_ID));
     /* Step 5 comes before step 8: id 0 and no body. */
-    n = vtc_raw_request(buf, sizeof buf, 0, 0, NULL, 0);
-    expect_error(c, buf, n, 0, E(DUPLICATE_REQUEST_ID));
-    expect_ping_ok(c);
+    expect_raw_refused(c, 0, 0, NULL, 0, E(DUPLICATE_REQUEST_ID));
     /* An explicit id field of 0 on the wire. */
     {
         static const uint8_t zero[] = {0x0a, 0x04, 0x08, 0x00, 0x5a, 0x00};
 
-        expect_error(c, zero, sizeof zero, 0, E(DUPLICATE_REQUEST_ID));
+        expect_refused(c, zero, sizeof zero, 0, E(DUPLICATE_REQUEST_ID));
     }
-    expect_ping_ok(c);
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* WIRE-22: unknown fields are skipped, a repeated singular field or oneof
  * member replaces the earlier one. */
 static void test_unknown_fields(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     /* Frame{request{id 21, field 9 varint, ping{nonce 1, field 7 bytes},
      * ping{nonce 2}}, field 15 bytes} */
     static const uint8_t f[] = {0x0a, 0x0f, 0x08, 0x15, 0x48, 0x01, 0x5a,
@@ -330,7 +283,6 @@ static void test_unknown_fields(void **state)
                                 0x02, 0x08, 0x02, 0x7a, 0x01, 0x00};
     Ventra__V1__Response *r;
 
-    (void)state;
     r = vtc_call_raw(c, f, sizeof f);
     assert_non_null(r);
     assert_int_equal(r->id, 21);
@@ -343,14 +295,14 @@ static void test_unknown_fields(void **state)
 
 static void test_fragmented(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     uint8_t buf[64];
     size_t n = ping_frame(buf, sizeof buf, 31, 0x5555);
     Ventra__V1__Response *r;
     vtc_ws_msg m;
     int frags;
 
-    (void)state;
     for (frags = 2; frags <= (int)n; frags += 3) {
         uint32_t id = 31 + (uint32_t)frags;
 
@@ -432,30 +384,31 @@ static void test_fragmented(void **state)
     assert_memory_equal(m.data, "ventra", 6);
     vtc_ws_msg_free(&m);
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* Step 11: a field over its bound is TOO_LARGE; the gate (step 9) and an
  * unknown RPC (step 8) come first. */
 static void test_field_bounds(void **state)
 {
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_server *srv = *state;
+    vtc_client *c = vtc_client_new(srv->port);
     char name33[34], tok513[514];
     uint8_t nonce[32], rnd[64] = {0};
 
-    (void)state;
     memset(name33, 'a', 33);
     name33[33] = '\0';
     memset(tok513, 'A', 513);
     tok513[513] = '\0';
     assert_true(vtc_challenge(c, P(REGISTER), nonce));
-    assert_int_equal(code_of(vtc_rpc_register(c, name33, rnd, 32, nonce, 32, rnd, 64)),
+    assert_int_equal(
+        vtc_take_code(vtc_rpc_register(c, name33, rnd, 32, nonce, 32, rnd, 64)),
+        E(TOO_LARGE));
+    expect_ping_ok(c);
+    assert_int_equal(vtc_take_code(vtc_rpc_login(c, name33, 1, nonce, 32, rnd, 64)),
                      E(TOO_LARGE));
     expect_ping_ok(c);
-    assert_int_equal(code_of(vtc_rpc_login(c, name33, 1, nonce, 32, rnd, 64)),
-                     E(TOO_LARGE));
-    expect_ping_ok(c);
-    assert_int_equal(code_of(vtc_rpc_resume(c, tok513)), E(TOO_LARGE));
+    assert_int_equal(vtc_take_code(vtc_rpc_resume(c, tok513)), E(TOO_LARGE));
     expect_ping_ok(c);
     /* A 32-byte name is within bounds and well-formed: the request gets
      * as far as the challenge (a nonce never issued). */
@@ -464,15 +417,15 @@ static void test_field_bounds(void **state)
         vt_identity *id = NULL;
 
         assert_int_equal(vt_identity_generate(&id), VT_OK);
-        assert_int_equal(code_of(vtc_rpc_register(c, name33, vt_identity_public(id), 32,
-                                                  rnd, 32, rnd, 64)),
+        assert_int_equal(vtc_take_code(vtc_rpc_register(c, name33, vt_identity_public(id),
+                                                        32, rnd, 32, rnd, 64)),
                          E(BAD_CHALLENGE));
         vt_identity_free(id);
     }
     expect_ping_ok(c);
     name33[32] = 'a';
     /* The gate first: ListDevices with a 33-byte name before auth. */
-    assert_int_equal(code_of(vtc_rpc_list_devices(c, name33)), E(UNAUTHENTICATED));
+    assert_int_equal(vtc_take_code(vtc_rpc_list_devices(c, name33)), E(UNAUTHENTICATED));
     expect_ping_ok(c);
     vtc_client_free(c);
 
@@ -482,18 +435,43 @@ static void test_field_bounds(void **state)
         vtc_device *d;
 
         vtc_username(user, "bounds");
-        d = vtc_register(srv.port, user);
-        assert_int_equal(code_of(vtc_rpc_list_devices(d->c, name33)), E(TOO_LARGE));
+        d = vtc_register(srv->port, user);
+        assert_int_equal(vtc_take_code(vtc_rpc_list_devices(d->c, name33)), E(TOO_LARGE));
         expect_ping_ok(d->c);
         vtc_device_free(d);
     }
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* ---- The handshake (WIRE-1 to WIRE-3) --------------------------------- */
 
+/* The HTTP status that a handshake with |o| is answered with. */
+static int handshake_status(const vtc_server *srv, const vtc_ws_opts *o)
+{
+    int status = 0;
+    vtc_ws *ws = vtc_ws_connect(srv->port, o, &status);
+
+    assert_non_null(ws);
+    vtc_ws_free(ws);
+    return status;
+}
+
+/* A handshake with |o| that upgrades and selects exactly ventra.v1. */
+static vtc_ws *upgrade(const vtc_server *srv, const vtc_ws_opts *o)
+{
+    int status = 0;
+    vtc_ws *ws = vtc_ws_connect(srv->port, o, &status);
+
+    assert_non_null(ws);
+    assert_int_equal(status, 101);
+    assert_non_null(vtc_ws_header(ws, "Sec-WebSocket-Protocol"));
+    assert_string_equal(vtc_ws_header(ws, "Sec-WebSocket-Protocol"), VT_PROTOCOL_NAME);
+    return ws;
+}
+
 static void test_handshake(void **state)
 {
+    vtc_server *srv = *state;
     vtc_ws_opts none = {.protocols = ""};
     vtc_ws_opts wrong = {.protocols = "ventra.v2"};
     vtc_ws_opts several = {.protocols = "chat, ventra.v1"};
@@ -501,37 +479,18 @@ static void test_handshake(void **state)
     vtc_ws_opts path = {.path = "/v2/ws"};
     vtc_ws *ws;
     vtc_client *c;
-    int status = 0;
 
-    (void)state;
-    ws = vtc_ws_connect(srv.port, &none, &status);
-    assert_non_null(ws);
-    assert_int_equal(status, 400);
-    vtc_ws_free(ws);
-    ws = vtc_ws_connect(srv.port, &wrong, &status);
-    assert_non_null(ws);
-    assert_int_equal(status, 400);
-    vtc_ws_free(ws);
-    ws = vtc_ws_connect(srv.port, &path, &status);
-    assert_non_null(ws);
-    assert_int_not_equal(status, 101);
-    vtc_ws_free(ws);
+    assert_int_equal(handshake_status(srv, &none), 400);
+    assert_int_equal(handshake_status(srv, &wrong), 400);
+    assert_int_not_equal(handshake_status(srv, &path), 101);
 
     /* Offered among others: selected alone. */
-    ws = vtc_ws_connect(srv.port, &several, &status);
-    assert_non_null(ws);
-    assert_int_equal(status, 101);
-    assert_non_null(vtc_ws_header(ws, "Sec-WebSocket-Protocol"));
-    assert_string_equal(vtc_ws_header(ws, "Sec-WebSocket-Protocol"), VT_PROTOCOL_NAME);
-    vtc_ws_free(ws);
+    vtc_ws_free(upgrade(srv, &several));
 
     /* permessage-deflate offered: not accepted, and uncompressed frames
      * work. */
-    ws = vtc_ws_connect(srv.port, &deflate, &status);
-    assert_non_null(ws);
-    assert_int_equal(status, 101);
+    ws = upgrade(srv, &deflate);
     assert_null(vtc_ws_header(ws, "Sec-WebSocket-Extensions"));
-    assert_string_equal(vtc_ws_header(ws, "Sec-WebSocket-Protocol"), VT_PROTOCOL_NAME);
     {
         uint8_t buf[64];
         size_t n = ping_frame(buf, sizeof buf, 1, 99);
@@ -551,23 +510,23 @@ static void test_handshake(void **state)
     vtc_ws_free(ws);
 
     /* The default handshake selects exactly ventra.v1. */
-    c = vtc_client_new(srv.port);
+    c = vtc_client_new(srv->port);
     assert_string_equal(vtc_ws_header(vtc_client_ws(c), "Sec-WebSocket-Protocol"),
                         VT_PROTOCOL_NAME);
     assert_null(vtc_ws_header(vtc_client_ws(c), "Sec-WebSocket-Extensions"));
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* ---- Consecutive errors (WIRE-27) -------------------------------------- */
 
 static void test_consecutive_errors(void **state)
 {
+    vtc_server *srv = *state;
     static const uint8_t junk[] = {0xff, 0xff};
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_client *c = vtc_client_new(srv->port);
     int i, rc;
 
-    (void)state;
     /* MAX_CONSECUTIVE_ERRORS - 1 bad frames, a success, again: never
      * closed, since the success resets the count. */
     for (i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS - 1; i++)
@@ -580,7 +539,7 @@ static void test_consecutive_errors(void **state)
 
     /* MAX_CONSECUTIVE_ERRORS of every kind of bad frame in a row: each is
      * answered; then the server may close, with 1008 only. */
-    c = vtc_client_new(srv.port);
+    c = vtc_client_new(srv->port);
     for (i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS; i++) {
         uint8_t buf[64];
         size_t n;
@@ -606,61 +565,56 @@ static void test_consecutive_errors(void **state)
     if (rc != 0 && rc != 1008)
         fail_msg("closed with %d after MAX_CONSECUTIVE_ERRORS bad frames", rc);
     vtc_client_free(c);
-    assert_serving();
+    assert_serving(srv);
 }
 
 /* ---- Auth timeout (WIRE-13) -------------------------------------------- */
 
+/* The server of test_auth_timeout. */
+static int setup_auth_timeout(void **state)
+{
+    static const char *const args[] = {"--auth-timeout-s", "1", NULL};
+
+    return vtc_setup_with(state, args);
+}
+
 static void test_auth_timeout(void **state)
 {
-    const char *args[] = {"--auth-timeout-s", "1", NULL};
-    vtc_client *c, *busy;
-    vtc_device *d;
-    char user[33];
-    int64_t t0, dt;
-    struct timespec ts;
+    vtc_server *srv = *state;
+    int64_t t0 = vtc_now_ms(), dt;
+    vtc_client *c = vtc_client_new(srv->port), *busy = vtc_client_new(srv->port);
+    vtc_device *d = vtc_new_account(srv, "timely");
     int rc;
 
-    (void)state;
-    vtc_server_start(&srv_timeout, args);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c = vtc_client_new(srv_timeout.port);
-    busy = vtc_client_new(srv_timeout.port);
-    vtc_username(user, "timely");
-    d = vtc_register(srv_timeout.port, user);
-    t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-
     /* Public RPCs do not authenticate: |busy| pings and is closed too. */
-    assert_int_equal(code_of(vtc_rpc_ping(busy, 1)), 0);
+    assert_int_equal(vtc_take_code(vtc_rpc_ping(busy, 1)), 0);
     rc = vtc_wait_close(c, 4000);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    dt = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+    dt = vtc_now_ms() - t0;
     assert_int_equal(rc, 1008);
     assert_true(dt >= 500);
     assert_int_equal(vtc_wait_close(busy, 4000), 1008);
 
     /* The authenticated connection stays. */
-    assert_int_equal(code_of(vtc_rpc_ping(d->c, 2)), 0);
+    assert_int_equal(vtc_take_code(vtc_rpc_ping(d->c, 2)), 0);
     vtc_device_free(d);
     vtc_client_free(c);
     vtc_client_free(busy);
-    vtc_server_cleanup(&srv_timeout);
 }
 
 /* ---- HTTP (WIRE-7, WIRE-8) --------------------------------------------- */
 
 static void test_http(void **state)
 {
+    vtc_server *srv = *state;
     char *headers = NULL, *body = NULL, user[33];
     vtc_device *d;
     int status;
 
-    (void)state;
     vtc_username(user, "metricsuser");
-    d = vtc_register(srv.port, user);
-    assert_int_equal(vtc_login(d, srv.port), 0);
+    d = vtc_register(srv->port, user);
+    assert_int_equal(vtc_login(d, srv->port), 0);
 
-    status = vtc_http_get(srv.port, "/healthz", &headers, &body);
+    status = vtc_http_get(srv->port, "/healthz", &headers, &body);
     assert_int_equal(status, 200);
     assert_non_null(body);
     if (strcmp(body, "ok") != 0 && strcmp(body, "ok\n") != 0)
@@ -669,7 +623,7 @@ static void test_http(void **state)
     free(headers);
     free(body);
 
-    status = vtc_http_get(srv.port, "/metrics", &headers, &body);
+    status = vtc_http_get(srv->port, "/metrics", &headers, &body);
     assert_int_equal(status, 200);
     assert_non_null(body);
     assert_non_null(strstr(body, "# TYPE "));
@@ -680,25 +634,33 @@ static void test_http(void **state)
     free(headers);
     free(body);
 
-    status = vtc_http_get(srv.port, "/nope", NULL, NULL);
+    status = vtc_http_get(srv->port, "/nope", NULL, NULL);
     assert_int_equal(status, 404);
-    status = vtc_http_get(srv.port, "/v1/wsx", NULL, NULL);
+    status = vtc_http_get(srv->port, "/v1/wsx", NULL, NULL);
     assert_int_equal(status, 404);
     vtc_device_free(d);
-    assert_serving();
+    assert_serving(srv);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_garbage),         cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_oversize),        cmocka_unit_test(test_text_message),
-        cmocka_unit_test(test_unknown_kind),    cmocka_unit_test(test_unknown_rpc),
-        cmocka_unit_test(test_request_id_zero), cmocka_unit_test(test_unknown_fields),
-        cmocka_unit_test(test_fragmented),      cmocka_unit_test(test_field_bounds),
-        cmocka_unit_test(test_handshake),       cmocka_unit_test(test_consecutive_errors),
-        cmocka_unit_test(test_auth_timeout),    cmocka_unit_test(test_http),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_oversize),
+        cmocka_unit_test(test_text_message),
+        cmocka_unit_test(test_unknown_kind),
+        cmocka_unit_test(test_unknown_rpc),
+        cmocka_unit_test(test_request_id_zero),
+        cmocka_unit_test(test_unknown_fields),
+        cmocka_unit_test(test_fragmented),
+        cmocka_unit_test(test_field_bounds),
+        cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_consecutive_errors),
+        cmocka_unit_test_setup_teardown(test_auth_timeout, setup_auth_timeout,
+                                        vtc_teardown),
+        cmocka_unit_test(test_http),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return VTC_RUN(tests, vtc_setup, vtc_teardown);
 }

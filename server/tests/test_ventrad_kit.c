@@ -18,32 +18,16 @@
 #include "ventra/crypto.h"
 #include "vtc.h"
 
-static vtc_server srv;
-
-static int setup(void **state)
-{
-    (void)state;
-    vtc_server_start(&srv, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vtc_server_cleanup(&srv);
-    return 0;
-}
-
 static void test_log_and_key(void **state)
 {
-    char *log = vtc_server_log(&srv);
+    vtc_server *srv = *state;
+    char *log = vtc_server_log(srv);
     uint8_t pk[32], sk[64], key[32];
-    vtc_client *c = vtc_client_new(srv.port);
+    vtc_client *c = vtc_client_new(srv->port);
 
-    (void)state;
     assert_non_null(strstr(log, "msg=listening"));
     free(log);
-    vtc_server_keypair(&srv, pk, sk);
+    vtc_server_keypair(srv, pk, sk);
     assert_true(vtc_server_info(c, key));
     assert_memory_equal(pk, key, 32);
     vt_wipe(sk, sizeof sk);
@@ -52,95 +36,73 @@ static void test_log_and_key(void **state)
 
 static void test_restart_keeps_state(void **state)
 {
+    vtc_server *srv = *state;
     char user[33];
     vtc_device *d;
     uint8_t before[32], after[32];
     vtc_client *c;
 
-    (void)state;
     vtc_username(user, "persist");
-    d = vtc_register(srv.port, user);
+    d = vtc_register(srv->port, user);
     memcpy(before, d->server_key, 32);
     vtc_disconnect(d);
-    vtc_server_restart(&srv);
-    assert_true(srv.port > 0);
-    c = vtc_client_new(srv.port);
+    vtc_server_restart(srv);
+    assert_true(srv->port > 0);
+    c = vtc_client_new(srv->port);
     assert_true(vtc_server_info(c, after));
     assert_memory_equal(before, after, 32);
     vtc_client_free(c);
     /* The token and the device survive the restart. */
-    assert_int_equal(vtc_resume(d, srv.port), 0);
-    assert_int_equal(vtc_login(d, srv.port), 0);
+    assert_int_equal(vtc_resume(d, srv->port), 0);
+    assert_int_equal(vtc_login(d, srv->port), 0);
     vtc_device_free(d);
 }
 
 static void test_sigterm(void **state)
 {
+    vtc_server *srv = *state;
     char user[33];
     vtc_device *d;
     vtc_client *anon;
-    Ventra__V1__Event *e;
     int status;
 
-    (void)state;
     vtc_username(user, "shutdown");
-    d = vtc_register(srv.port, user);
-    anon = vtc_client_new(srv.port);
+    d = vtc_register(srv->port, user);
+    anon = vtc_client_new(srv->port);
     assert_true(vtc_server_info(anon, d->server_key));
-    status = vtc_server_stop(&srv, SIGTERM);
+    status = vtc_server_stop(srv, SIGTERM);
     assert_true(status != -1);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* WIRE-14: SessionEndedEvent(SHUTDOWN) on the authenticated
      * connection, then 1001 on both. */
-    for (;;) {
-        e = vtc_next_event(d->c, 2000);
-        if (e == NULL)
-            fail_msg("no SessionEndedEvent before the shutdown close (close %d)",
-                     vtc_client_close_code(d->c));
-        if (e->body_case == VENTRA__V1__EVENT__BODY_SESSION_ENDED)
-            break;
-        vtc_event_free(e);
-    }
-    assert_int_equal(e->session_ended->reason,
-                     VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN);
-    vtc_event_free(e);
-    assert_int_equal(vtc_wait_close(d->c, 2000), 1001);
+    vtc_expect_session_ended(
+        d->c, VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN, 1001, 2000);
     assert_int_equal(vtc_wait_close(anon, 2000), 1001);
     vtc_client_free(anon);
     vtc_device_free(d);
-    vtc_server_restart(&srv);
-    assert_true(srv.pid > 0);
+    vtc_server_restart(srv);
+    assert_true(srv->pid > 0);
 }
 
 /* The account helpers the other black-box tests build on: prekeys,
  * sends with fan-out to every device (spec/delivery.md 3.2), acks. */
 static void test_messaging_helpers(void **state)
 {
-    char alice_name[33], bob_name[33];
-    vtc_device *alice, *alice2, *bob;
+    vtc_server *srv = *state;
+    vtc_device *alice = vtc_new_account(srv, "alice"), *bob = vtc_new_account(srv, "bob");
+    vtc_device *alice2 = vtc_link(alice);
+    const char *alice_name = alice->username, *bob_name = bob->username;
     Ventra__V1__Response *r;
     Ventra__V1__MessageEvent *m;
     uint8_t mid[16];
     uint64_t seq;
 
-    (void)state;
-    vtc_username(alice_name, "alice");
-    vtc_username(bob_name, "bob");
-    alice = vtc_register(srv.port, alice_name);
-    bob = vtc_register(srv.port, bob_name);
-    alice2 = vtc_link(alice);
     assert_int_equal(vtc_upload_prekeys(bob, 1, 5), 5);
     assert_int_equal(vtc_upload_prekeys(bob, 6, 3), 8);
 
-    assert_int_equal(vt_random_bytes(mid, sizeof mid), VT_OK);
-    r = vtc_send_text(alice, bob_name, "hello bob", mid);
-    assert_non_null(r);
-    if (r->error != NULL)
-        fail_msg("Send: code %d %s", (int)r->error->code, r->error->message);
-    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY_SEND);
-    assert_false(r->send->duplicate);
-    vtc_response_free(r);
+    vtc_random16(mid);
+    vtc_expect_sent(vtc_send_text(alice, bob_name, "hello bob", mid), false);
 
     m = vtc_next_message(bob, 5000);
     assert_non_null(m);
@@ -186,5 +148,5 @@ int main(void)
         cmocka_unit_test(test_sigterm),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return VTC_RUN(tests, vtc_setup, vtc_teardown);
 }

@@ -64,14 +64,29 @@ static int run_ventrad(const char *env, const char *const *args)
     return WEXITSTATUS(status);
 }
 
+/* Makes |dir| (a mkdtemp template) a fresh directory, and |a| and |b| the
+ * paths of the files |a_name| and |b_name| in it. */
+static void temp_paths(char *dir, char a[300], const char *a_name, char b[300],
+                       const char *b_name)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, 300, "%s/%s", dir, a_name);
+    snprintf(b, 300, "%s/%s", dir, b_name);
+}
+
+/* Removes the files |a| and |b| and then the directory |dir|. */
+static void remove_paths(const char *dir, const char *a, const char *b)
+{
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
 static void test_check_config(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vtops-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char conf[300], bad[300];
-    snprintf(conf, sizeof conf, "%s/ventrad.conf", dir);
-    snprintf(bad, sizeof bad, "%s/bad.conf", dir);
+    char dir[] = "/tmp/vtops-XXXXXX", conf[300], bad[300];
+    temp_paths(dir, conf, "ventrad.conf", bad, "bad.conf");
     FILE *f = fopen(conf, "w");
     assert_non_null(f);
     fprintf(f, "# a comment\nlisten = 127.0.0.1:9000\nlimit.sends = 10/s:5\n"
@@ -103,9 +118,7 @@ static void test_check_config(void **state)
     assert_int_equal(run_ventrad(NULL, cert_alone), 2);
     const char *unknown[] = {"--colour", "blue", "--check-config", NULL};
     assert_int_equal(run_ventrad(NULL, unknown), 2);
-    unlink(conf);
-    unlink(bad);
-    rmdir(dir);
+    remove_paths(dir, conf, bad);
 }
 
 /* A request that finds its bucket empty is refused with a retry-after of
@@ -118,12 +131,7 @@ static void test_request_rate_limit(void **state)
     vtc_server_start(&srv, extra);
     vtc_client *c = vtc_client_new(srv.port);
     for (int i = 0; i < 4; i++) {
-        Ventra__V1__PingRequest ping = VENTRA__V1__PING_REQUEST__INIT;
-        Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-        ping.nonce = (uint64_t)i;
-        req.body_case = VENTRA__V1__REQUEST__BODY_PING;
-        req.ping = &ping;
-        Ventra__V1__Response *r = vtc_call(c, &req);
+        Ventra__V1__Response *r = vtc_rpc_ping(c, (uint64_t)i);
         assert_non_null(r);
         if (i < 3) {
             assert_int_equal(vtc_error_code(r), 0);
@@ -136,13 +144,7 @@ static void test_request_rate_limit(void **state)
     }
     /* the connection stays usable for other clients */
     vtc_client *fresh = vtc_client_new(srv.port);
-    Ventra__V1__PingRequest ping = VENTRA__V1__PING_REQUEST__INIT;
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    req.body_case = VENTRA__V1__REQUEST__BODY_PING;
-    req.ping = &ping;
-    Ventra__V1__Response *r = vtc_call(fresh, &req);
-    assert_int_equal(vtc_error_code(r), 0);
-    vtc_response_free(r);
+    assert_int_equal(vtc_take_code(vtc_rpc_ping(fresh, 0)), 0);
     vtc_client_free(fresh);
     vtc_client_free(c);
     vtc_server_cleanup(&srv);
@@ -155,13 +157,10 @@ static void test_send_rate_limit(void **state)
     vtc_server srv;
     const char *extra[] = {"--limits", "off", "--limit", "sends=1/h:2", NULL};
     vtc_server_start(&srv, extra);
-    char a[33], b[33];
-    vtc_username(a, "alice");
-    vtc_username(b, "bob");
-    vtc_device *alice = vtc_register(srv.port, a);
-    vtc_device *bob = vtc_register(srv.port, b);
+    vtc_device *alice = vtc_new_account(&srv, "alice");
+    vtc_device *bob = vtc_new_account(&srv, "bob");
     for (int i = 0; i < 3; i++) {
-        Ventra__V1__Response *r = vtc_send_text(alice, b, "hi", NULL);
+        Ventra__V1__Response *r = vtc_send_text(alice, bob->username, "hi", NULL);
         assert_non_null(r);
         if (i < 2) {
             assert_int_equal(vtc_error_code(r), 0);
@@ -173,9 +172,8 @@ static void test_send_rate_limit(void **state)
         vtc_response_free(r);
     }
     /* bob's own bucket is untouched */
-    Ventra__V1__Response *r = vtc_send_text(bob, a, "hello", NULL);
-    assert_int_equal(vtc_error_code(r), 0);
-    vtc_response_free(r);
+    assert_int_equal(vtc_take_code(vtc_send_text(bob, alice->username, "hello", NULL)),
+                     0);
     vtc_device_free(alice);
     vtc_device_free(bob);
     vtc_server_cleanup(&srv);
@@ -189,9 +187,7 @@ static void test_idle_timeout(void **state)
     vtc_server srv;
     const char *extra[] = {"--idle-timeout-s", "2", NULL};
     vtc_server_start(&srv, extra);
-    char a[33];
-    vtc_username(a, "idle");
-    vtc_device *d = vtc_register(srv.port, a);
+    vtc_device *d = vtc_new_account(&srv, "idle");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct timespec nap = {3, 600 * 1000 * 1000}; /* timeout + the 1 s tick */
@@ -211,9 +207,7 @@ static void test_pongs_keep_alive(void **state)
     vtc_server srv;
     const char *extra[] = {"--idle-timeout-s", "2", "--log-level", "debug", NULL};
     vtc_server_start(&srv, extra);
-    char a[33];
-    vtc_username(a, "lively");
-    vtc_device *d = vtc_register(srv.port, a);
+    vtc_device *d = vtc_new_account(&srv, "lively");
     /* keep reading (and so answering pings) for twice the timeout */
     assert_int_equal(vtc_wait_close(d->c, 4500), 0);
     vtc_device_free(d);
@@ -257,11 +251,8 @@ static SSL *tls_open(SSL_CTX **ctx_out, int port, const char *cert, int max_vers
 static void test_tls(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/vtops-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cert[300], key[300];
-    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-    snprintf(key, sizeof key, "%s/key.pem", dir);
+    char dir[] = "/tmp/vtops-XXXXXX", cert[300], key[300];
+    temp_paths(dir, cert, "cert.pem", key, "key.pem");
     const char *gen[] = {"gen-cert", cert, key, NULL};
     assert_int_equal(run_ventrad(NULL, gen), 0);
 
@@ -298,9 +289,7 @@ static void test_tls(void **state)
     ERR_clear_error();
 
     vtc_server_cleanup(&srv);
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
+    remove_paths(dir, cert, key);
 }
 
 int main(void)
@@ -313,5 +302,5 @@ int main(void)
         cmocka_unit_test(test_pongs_keep_alive),
         cmocka_unit_test(test_tls),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return VTC_RUN(tests, NULL, NULL);
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -21,72 +20,6 @@
 #include "vtc.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-
-    return left > 0 ? (int)left : 0;
-}
-
-static int setup(void **state)
-{
-    vtc_server *srv = calloc(1, sizeof *srv);
-
-    if (srv == NULL)
-        return -1;
-    vtc_server_start(srv, NULL);
-    *state = srv;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    vtc_server *srv = *state;
-
-    vtc_server_cleanup(srv);
-    free(srv);
-    return 0;
-}
-
-/* Registers a fresh account whose name starts with |prefix|. */
-static vtc_device *new_account(const vtc_server *srv, const char *prefix)
-{
-    char name[33];
-
-    vtc_username(name, prefix);
-    return vtc_register(srv->port, name);
-}
-
-/* Asserts that |r| is an error with |code| (never a body), and frees it. */
-static void expect_error(Ventra__V1__Response *r, int code)
-{
-    assert_non_null(r);
-    assert_non_null(r->error);
-    assert_int_equal(r->body_case, VENTRA__V1__RESPONSE__BODY__NOT_SET);
-    assert_int_equal(vtc_error_code(r), code);
-    assert_int_equal(r->error->retry_after_ms, 0);
-    assert_int_equal(r->error->n_stale, 0);
-    vtc_response_free(r);
-}
-
-/* Asserts that |r| succeeded with body |body| (not freed). */
-static void expect_body(const Ventra__V1__Response *r, int body)
-{
-    assert_non_null(r);
-    if (r->error != NULL)
-        fail_msg("expected a body %d, got error %d (%s)", body, (int)r->error->code,
-                 r->error->message ? r->error->message : "");
-    assert_int_equal(r->body_case, body);
-}
 
 /* One-time prekeys of a test upload: ids and random 32-byte public keys. */
 typedef struct otk_set {
@@ -143,11 +76,20 @@ static void spk_init(spk_msg *s, const vt_identity *signer, uint32_t id,
     s->msg.signature.data = s->key.signature;
 }
 
+/* The keys most tests upload for |d|: signed prekey 1, last-resort prekey
+ * 2, and |n| one-time prekeys from id 10. */
+static void keys_init(spk_msg *spk, spk_msg *lr, otk_set *otk, const vtc_device *d,
+                      size_t n)
+{
+    spk_init(spk, d->id, 1, false);
+    spk_init(lr, d->id, 2, true);
+    otk_init(otk, 10, n);
+}
+
 static Ventra__V1__Response *upload(vtc_device *d, Ventra__V1__SignedPrekey *spk,
                                     Ventra__V1__SignedPrekey *lr, const otk_set *otk)
 {
     Ventra__V1__UploadPrekeysRequest up = VENTRA__V1__UPLOAD_PREKEYS_REQUEST__INIT;
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
 
     up.signed_prekey = spk;
     up.last_resort_prekey = lr;
@@ -155,9 +97,7 @@ static Ventra__V1__Response *upload(vtc_device *d, Ventra__V1__SignedPrekey *spk
         up.n_one_time_prekeys = otk->n;
         up.one_time_prekeys = otk->ptr;
     }
-    req.body_case = VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS;
-    req.upload_prekeys = &up;
-    return vtc_call(d->c, &req);
+    return vtc_call_body(d->c, VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS, &up);
 }
 
 /* Uploads and asserts success with |want| one-time prekeys stored. */
@@ -166,7 +106,7 @@ static void upload_ok(vtc_device *d, Ventra__V1__SignedPrekey *spk,
 {
     Ventra__V1__Response *r = upload(d, spk, lr, otk);
 
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_UPLOAD_PREKEYS);
+    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_UPLOAD_PREKEYS);
     assert_int_equal(r->upload_prekeys->one_time_count, want);
     vtc_response_free(r);
 }
@@ -175,13 +115,9 @@ static void upload_ok(vtc_device *d, Ventra__V1__SignedPrekey *spk,
 static void expect_count(vtc_device *d, uint32_t count, bool has_spk, bool has_lr)
 {
     Ventra__V1__GetPrekeyCountRequest gc = VENTRA__V1__GET_PREKEY_COUNT_REQUEST__INIT;
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__Response *r;
-
-    req.body_case = VENTRA__V1__REQUEST__BODY_GET_PREKEY_COUNT;
-    req.get_prekey_count = &gc;
-    r = vtc_call(d->c, &req);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_GET_PREKEY_COUNT);
+    Ventra__V1__Response *r =
+        vtc_call_body(d->c, VENTRA__V1__REQUEST__BODY_GET_PREKEY_COUNT, &gc);
+    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_GET_PREKEY_COUNT);
     assert_int_equal(r->get_prekey_count->one_time_count, count);
     assert_int_equal(!!r->get_prekey_count->has_signed_prekey, has_spk);
     assert_int_equal(!!r->get_prekey_count->has_last_resort_prekey, has_lr);
@@ -210,6 +146,20 @@ static Ventra__V1__Response *fetch(vtc_device *d, const char *username,
     return vtc_call(d->c, &req);
 }
 
+/* Asserts that |k| has |id| and a key and signature that verify under
+ * |ik| with the label of a last-resort (|last_resort|) or signed prekey
+ * (CRYPTO-21). */
+static void check_signed(const Ventra__V1__SignedPrekey *k, const uint8_t *ik,
+                         bool last_resort, uint32_t id)
+{
+    assert_int_equal(k->id, id);
+    assert_int_equal(k->public_key.len, 32);
+    assert_int_equal(k->signature.len, 64);
+    assert_int_equal(vt_prekey_signature_verify(ik, last_resort, k->id,
+                                                k->public_key.data, k->signature.data),
+                     VT_OK);
+}
+
 /* Checks one bundle of |owner| as WIRE-310 says: its device id, identity
  * key, a signed prekey with id |spk_id| that verifies under the identity
  * key (CRYPTO-21), and exactly one of a one-time prekey and the
@@ -225,13 +175,7 @@ static uint32_t check_bundle(const Ventra__V1__PrekeyBundle *b, const vtc_device
     assert_int_equal(b->identity_key.len, 32);
     assert_memory_equal(b->identity_key.data, ik, 32);
     assert_non_null(b->signed_prekey);
-    assert_int_equal(b->signed_prekey->id, spk_id);
-    assert_int_equal(b->signed_prekey->public_key.len, 32);
-    assert_int_equal(b->signed_prekey->signature.len, 64);
-    assert_int_equal(vt_prekey_signature_verify(ik, false, b->signed_prekey->id,
-                                                b->signed_prekey->public_key.data,
-                                                b->signed_prekey->signature.data),
-                     VT_OK);
+    check_signed(b->signed_prekey, ik, false, spk_id);
     /* Never both, never neither. */
     assert_true((b->one_time_prekey != NULL) != (b->last_resort_prekey != NULL));
     if (b->one_time_prekey != NULL) {
@@ -239,14 +183,25 @@ static uint32_t check_bundle(const Ventra__V1__PrekeyBundle *b, const vtc_device
         assert_int_equal(b->one_time_prekey->public_key.len, 32);
         return b->one_time_prekey->id;
     }
-    assert_int_equal(b->last_resort_prekey->id, lr_id);
-    assert_int_equal(b->last_resort_prekey->public_key.len, 32);
-    assert_int_equal(b->last_resort_prekey->signature.len, 64);
-    assert_int_equal(vt_prekey_signature_verify(ik, true, b->last_resort_prekey->id,
-                                                b->last_resort_prekey->public_key.data,
-                                                b->last_resort_prekey->signature.data),
-                     VT_OK);
+    check_signed(b->last_resort_prekey, ik, true, lr_id);
     return 0;
+}
+
+/* FetchBundles(|username|, the |nids| |ids|) by |from|: asserts |n|
+ * bundles, the i-th of |owner[i]| (signed prekey 1, last resort 2) with
+ * the one-time prekey |otk[i]| (0: the last-resort prekey). */
+static void expect_bundles(vtc_device *from, const char *username, const uint32_t *ids,
+                           size_t nids, vtc_device *const *owner, const uint32_t *otk,
+                           size_t n)
+{
+    Ventra__V1__Response *r = fetch(from, username, ids, nids);
+
+    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
+    assert_int_equal(r->fetch_bundles->n_bundles, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(check_bundle(r->fetch_bundles->bundles[i], owner[i], 1, 2),
+                         otk[i]);
+    vtc_response_free(r);
 }
 
 /* Fetches |owner|'s bundle (device_ids = [owner's id]) from |from| and
@@ -256,28 +211,11 @@ static uint32_t fetch_one(vtc_device *from, const vtc_device *owner)
     Ventra__V1__Response *r = fetch(from, owner->username, &owner->device_id, 1);
     uint32_t id;
 
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
+    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
     assert_int_equal(r->fetch_bundles->n_bundles, 1);
     id = check_bundle(r->fetch_bundles->bundles[0], owner, 1, 2);
     vtc_response_free(r);
     return id;
-}
-
-/* The next event of kind |kind| on |c| within |timeout_ms|, dropping other
- * kinds; NULL when none came. */
-static Ventra__V1__Event *wait_event(vtc_client *c, int kind, int timeout_ms)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-
-    for (;;) {
-        Ventra__V1__Event *e = vtc_next_event(c, left_ms(deadline));
-
-        if (e == NULL)
-            return NULL;
-        if ((int)e->body_case == kind)
-            return e;
-        vtc_event_free(e);
-    }
 }
 
 /* Drops every event that arrives on |c| within |ms|; returns how many of
@@ -287,7 +225,7 @@ static int drain_events(vtc_client *c, int ms)
     int low = 0;
     Ventra__V1__Event *e;
 
-    while ((e = wait_event(c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, ms)) != NULL) {
+    while ((e = vtc_wait_event(c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, ms)) != NULL) {
         low++;
         vtc_event_free(e);
     }
@@ -302,17 +240,15 @@ static int drain_events(vtc_client *c, int ms)
 static void test_upload_count_and_retry(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
-    vtc_device *alice = new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
     spk_msg spk, lr, spk2;
     otk_set a, b;
     Ventra__V1__Response *r;
 
     expect_count(bob, 0, false, false);
 
-    spk_init(&spk, bob->id, 1, false);
-    spk_init(&lr, bob->id, 2, true);
-    otk_init(&a, 10, 5);
+    keys_init(&spk, &lr, &a, bob, 5);
     upload_ok(bob, &spk.msg, &lr.msg, &a, 5);
     expect_count(bob, 5, true, true);
 
@@ -344,7 +280,7 @@ static void test_upload_count_and_retry(void **state)
     spk_init(&spk2, bob->id, 3, false);
     upload_ok(bob, &spk2.msg, NULL, NULL, 8);
     r = fetch(alice, bob->username, NULL, 0);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
+    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
     assert_int_equal(r->fetch_bundles->n_bundles, 1);
     assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob, 3, 2), 10);
     assert_memory_equal(r->fetch_bundles->bundles[0]->signed_prekey->public_key.data,
@@ -366,7 +302,7 @@ static void test_upload_count_and_retry(void **state)
 static void test_upload_same_id_different_key(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     otk_set a, b, dup;
 
     otk_init(&a, 10, 5);
@@ -375,16 +311,16 @@ static void test_upload_same_id_different_key(void **state)
     /* id 12 again with a fresh key, next to a new id 30. */
     otk_init(&b, 30, 2);
     b.msg[1].id = 12;
-    expect_error(upload(bob, NULL, NULL, &b), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &b), VT_ERR_INVALID_ARGUMENT);
     expect_count(bob, 5, false, false);
 
     /* Ids 40, 41, 40 in one request. */
     otk_init(&dup, 40, 3);
     dup.msg[2].id = 40;
-    expect_error(upload(bob, NULL, NULL, &dup), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &dup), VT_ERR_INVALID_ARGUMENT);
     /* Also with the same key twice: the id is still not unique. */
     dup.ptr[2] = &dup.msg[0];
-    expect_error(upload(bob, NULL, NULL, &dup), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &dup), VT_ERR_INVALID_ARGUMENT);
     expect_count(bob, 5, false, false);
 
     otk_free(&a);
@@ -399,30 +335,28 @@ static void test_upload_same_id_different_key(void **state)
 static void test_upload_bad_signature(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     vt_identity *other = NULL;
     spk_msg spk, lr, wrong_spk, wrong_lr, spk_as_lr, lr_as_spk;
     otk_set a;
 
     assert_int_equal(vt_identity_generate(&other), VT_OK);
-    spk_init(&spk, bob->id, 1, false);
-    spk_init(&lr, bob->id, 2, true);
+    keys_init(&spk, &lr, &a, bob, 5);
     spk_init(&wrong_spk, other, 1, false);
     spk_init(&wrong_lr, other, 2, true);
     spk_init(&spk_as_lr, bob->id, 2, false); /* LABEL_PREKEY on a last-resort */
     spk_init(&lr_as_spk, bob->id, 1, true);  /* LABEL_LAST_RESORT on a signed */
-    otk_init(&a, 10, 5);
 
-    expect_error(upload(bob, &wrong_spk.msg, &lr.msg, &a), VT_ERR_BAD_SIGNATURE);
-    expect_error(upload(bob, &wrong_spk.msg, NULL, NULL), VT_ERR_BAD_SIGNATURE);
-    expect_error(upload(bob, &spk.msg, &wrong_lr.msg, &a), VT_ERR_BAD_SIGNATURE);
-    expect_error(upload(bob, NULL, &wrong_lr.msg, NULL), VT_ERR_BAD_SIGNATURE);
-    expect_error(upload(bob, &spk.msg, &spk_as_lr.msg, &a), VT_ERR_BAD_SIGNATURE);
-    expect_error(upload(bob, &lr_as_spk.msg, &lr.msg, &a), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &wrong_spk.msg, &lr.msg, &a), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &wrong_spk.msg, NULL, NULL), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &spk.msg, &wrong_lr.msg, &a), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, NULL, &wrong_lr.msg, NULL), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &spk.msg, &spk_as_lr.msg, &a), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &lr_as_spk.msg, &lr.msg, &a), VT_ERR_BAD_SIGNATURE);
 
     /* The signature covers the id: a good signature over id 1 sent as id 7. */
     spk.msg.id = 7;
-    expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_BAD_SIGNATURE);
+    vtc_expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_BAD_SIGNATURE);
     spk.msg.id = 1;
 
     /* Nothing of the refused uploads was stored. */
@@ -431,7 +365,7 @@ static void test_upload_bad_signature(void **state)
     /* Check order: an invalid one-time prekey (check 2) comes before the
      * bad signature (check 4). */
     a.msg[4].id = 0;
-    expect_error(upload(bob, &wrong_spk.msg, NULL, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &wrong_spk.msg, NULL, &a), VT_ERR_INVALID_ARGUMENT);
     a.msg[4].id = 14;
 
     upload_ok(bob, &spk.msg, &lr.msg, &a, 5);
@@ -447,49 +381,47 @@ static void test_upload_bad_signature(void **state)
 static void test_upload_invalid_arguments(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     spk_msg spk, lr;
     otk_set a;
 
-    spk_init(&spk, bob->id, 1, false);
-    spk_init(&lr, bob->id, 2, true);
-    otk_init(&a, 10, 3);
+    keys_init(&spk, &lr, &a, bob, 3);
 
     /* One-time prekey id 0. */
     a.msg[1].id = 0;
-    expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
     a.msg[1].id = 11;
     /* One-time public keys of 31 and 0 bytes (33: see
      * test_upload_overlong_fields). */
     a.msg[2].public_key.len = 31;
-    expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
     a.msg[2].public_key.len = 0;
     a.msg[2].public_key.data = NULL;
-    expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
     a.msg[2].public_key.len = 32;
     a.msg[2].public_key.data = a.pub[2];
 
     /* Signed prekey: id 0, key of 31 bytes, signature of 63 bytes. */
     spk.msg.id = 0;
-    expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
     spk.msg.id = 1;
     spk.msg.public_key.len = 31;
-    expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
     spk.msg.public_key.len = 32;
     spk.msg.signature.len = 63;
-    expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, NULL, NULL), VT_ERR_INVALID_ARGUMENT);
     spk.msg.signature.len = 64;
 
     /* Last-resort prekey: id 0, no signature, a key of 16 bytes next to
      * a good signed prekey and one-time prekeys. */
     lr.msg.id = 0;
-    expect_error(upload(bob, NULL, &lr.msg, NULL), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, &lr.msg, NULL), VT_ERR_INVALID_ARGUMENT);
     lr.msg.id = 2;
     lr.msg.signature.len = 0;
-    expect_error(upload(bob, NULL, &lr.msg, NULL), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, &lr.msg, NULL), VT_ERR_INVALID_ARGUMENT);
     lr.msg.signature.len = 64;
     lr.msg.public_key.len = 16;
-    expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
     lr.msg.public_key.len = 32;
 
     expect_count(bob, 0, false, false);
@@ -506,31 +438,29 @@ static void test_upload_invalid_arguments(void **state)
 static void test_upload_overlong_fields(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     spk_msg spk, lr;
     otk_set a;
     uint8_t big[65];
 
     memset(big, 9, sizeof big);
-    spk_init(&spk, bob->id, 1, false);
-    spk_init(&lr, bob->id, 2, true);
-    otk_init(&a, 10, 3);
+    keys_init(&spk, &lr, &a, bob, 3);
 
     a.msg[2].public_key.len = 33;
     a.msg[2].public_key.data = big;
-    expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, NULL, NULL, &a), VT_ERR_INVALID_ARGUMENT);
     a.msg[2].public_key.len = 32;
     a.msg[2].public_key.data = a.pub[2];
 
     lr.msg.public_key.len = 33;
     lr.msg.public_key.data = big;
-    expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
     lr.msg.public_key.len = 32;
     lr.msg.public_key.data = lr.key.key.pub;
 
     spk.msg.signature.len = 65;
     spk.msg.signature.data = big;
-    expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(upload(bob, &spk.msg, &lr.msg, &a), VT_ERR_INVALID_ARGUMENT);
 
     expect_count(bob, 0, false, false);
     otk_free(&a);
@@ -543,8 +473,8 @@ static void test_upload_overlong_fields(void **state)
 static void test_upload_limits(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
-    vtc_device *carol = new_account(srv, "carol");
+    vtc_device *bob = vtc_new_account(srv, "bob");
+    vtc_device *carol = vtc_new_account(srv, "carol");
     const size_t batches = VT_MAX_ONE_TIME_PREKEYS_STORED / VT_MAX_PREKEYS_PER_UPLOAD;
     otk_set *sets = calloc(batches, sizeof *sets);
     otk_set one, big;
@@ -560,7 +490,7 @@ static void test_upload_limits(void **state)
 
     /* The 1001st. */
     otk_init(&one, 5000, 1);
-    expect_error(upload(bob, NULL, NULL, &one), VT_ERR_LIMIT_EXCEEDED);
+    vtc_expect_error(upload(bob, NULL, NULL, &one), VT_ERR_LIMIT_EXCEEDED);
     expect_count(bob, VT_MAX_ONE_TIME_PREKEYS_STORED, false, false);
 
     /* A retried batch adds nothing, so the stock after it is still 1000. */
@@ -568,10 +498,10 @@ static void test_upload_limits(void **state)
 
     /* 101 in one upload, on a device with an empty stock. */
     otk_init(&big, 1, VT_MAX_PREKEYS_PER_UPLOAD + 1);
-    expect_error(upload(carol, NULL, NULL, &big), VT_ERR_TOO_LARGE);
+    vtc_expect_error(upload(carol, NULL, NULL, &big), VT_ERR_TOO_LARGE);
     /* TOO_LARGE even when an entry is also invalid (step 11 before 12). */
     big.msg[50].id = 0;
-    expect_error(upload(carol, NULL, NULL, &big), VT_ERR_TOO_LARGE);
+    vtc_expect_error(upload(carol, NULL, NULL, &big), VT_ERR_TOO_LARGE);
     expect_count(carol, 0, false, false);
 
     for (size_t i = 0; i < batches; i++)
@@ -590,12 +520,12 @@ static void test_upload_limits(void **state)
 static void test_fetch_bundles_shape(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob1 = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob1 = vtc_new_account(srv, "bob");
     vtc_device *bob2 = vtc_link(bob1);
     const uint32_t ids12[] = {1, 2}, ids21[] = {2, 1}, id2[] = {2}, id1[] = {1};
     const uint32_t id0[] = {0}, id22[] = {2, 2}, id3[] = {3}, id13[] = {1, 3};
-    Ventra__V1__Response *r;
+    vtc_device *both[] = {bob1, bob2}, *other[] = {bob2};
     char ghost[33];
 
     assert_int_equal(bob1->device_id, 1);
@@ -604,55 +534,31 @@ static void test_fetch_bundles_shape(void **state)
     assert_int_equal(vtc_upload_prekeys(bob2, 200, 5), 5);
 
     /* Every active device, in increasing id. */
-    r = fetch(alice, bob1->username, NULL, 0);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 2);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob1, 1, 2), 100);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[1], bob2, 1, 2), 200);
-    vtc_response_free(r);
-
+    expect_bundles(alice, bob1->username, NULL, 0, both, (const uint32_t[]){100, 200}, 2);
     /* Named devices, answered in increasing id whatever the request's order. */
-    r = fetch(alice, bob1->username, ids21, 2);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 2);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob1, 1, 2), 101);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[1], bob2, 1, 2), 201);
-    vtc_response_free(r);
-
-    r = fetch(alice, bob1->username, id2, 1);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 1);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob2, 1, 2), 202);
-    vtc_response_free(r);
-
+    expect_bundles(alice, bob1->username, ids21, 2, both, (const uint32_t[]){101, 201},
+                   2);
+    expect_bundles(alice, bob1->username, id2, 1, other, (const uint32_t[]){202}, 1);
     /* The caller's own account: its other devices only. */
-    r = fetch(bob1, bob1->username, NULL, 0);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 1);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob2, 1, 2), 203);
-    vtc_response_free(r);
-
+    expect_bundles(bob1, bob1->username, NULL, 0, other, (const uint32_t[]){203}, 1);
     /* An account with one device asking for its own: nothing to hand out. */
-    r = fetch(alice, alice->username, NULL, 0);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 0);
-    vtc_response_free(r);
+    expect_bundles(alice, alice->username, NULL, 0, NULL, NULL, 0);
 
     /* Check 2: the calling device named, 0, a repeated id. */
-    expect_error(fetch(bob1, bob1->username, id1, 1), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(bob1, bob1->username, ids12, 2), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(alice, bob1->username, id0, 1), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(alice, bob1->username, id22, 2), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(bob1, bob1->username, id1, 1), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(bob1, bob1->username, ids12, 2), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, bob1->username, id0, 1), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, bob1->username, id22, 2), VT_ERR_INVALID_ARGUMENT);
     /* Check 1: a malformed username; also before check 3 with a bad list. */
-    expect_error(fetch(alice, "Bob", NULL, 0), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(alice, "b", NULL, 0), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(alice, "", NULL, 0), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, "Bob", NULL, 0), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, "b", NULL, 0), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, "", NULL, 0), VT_ERR_INVALID_ARGUMENT);
     /* Check 3: an unknown account, a device that does not exist. */
     vtc_username(ghost, "ghost");
-    expect_error(fetch(alice, ghost, NULL, 0), VT_ERR_NOT_FOUND);
-    expect_error(fetch(alice, ghost, id0, 1), VT_ERR_INVALID_ARGUMENT);
-    expect_error(fetch(alice, bob1->username, id3, 1), VT_ERR_NOT_FOUND);
-    expect_error(fetch(alice, bob1->username, id13, 2), VT_ERR_NOT_FOUND);
+    vtc_expect_error(fetch(alice, ghost, NULL, 0), VT_ERR_NOT_FOUND);
+    vtc_expect_error(fetch(alice, ghost, id0, 1), VT_ERR_INVALID_ARGUMENT);
+    vtc_expect_error(fetch(alice, bob1->username, id3, 1), VT_ERR_NOT_FOUND);
+    vtc_expect_error(fetch(alice, bob1->username, id13, 2), VT_ERR_NOT_FOUND);
 
     /* None of the refused fetches consumed a prekey (WIRE-310). */
     expect_count(bob1, 3, true, true);
@@ -668,8 +574,8 @@ static void test_fetch_bundles_shape(void **state)
 static void test_fetch_last_resort(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
 
     assert_int_equal(vtc_upload_prekeys(bob, 100, 2), 2);
     assert_int_equal(fetch_one(alice, bob), 100);
@@ -694,42 +600,37 @@ static void test_fetch_last_resort(void **state)
 static void test_fetch_no_prekeys(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *carol = new_account(srv, "carol");
-    vtc_device *bob1 = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *carol = vtc_new_account(srv, "carol");
+    vtc_device *bob1 = vtc_new_account(srv, "bob");
     vtc_device *bob2 = vtc_link(bob1);
-    vtc_device *dave = new_account(srv, "dave");
-    vtc_device *erin = new_account(srv, "erin");
+    vtc_device *dave = vtc_new_account(srv, "dave");
+    vtc_device *erin = vtc_new_account(srv, "erin");
     const uint32_t id1[] = {1}, id2[] = {2};
     spk_msg spk;
     otk_set a;
-    Ventra__V1__Response *r;
 
     /* carol never uploaded anything. */
-    expect_error(fetch(alice, carol->username, NULL, 0), VT_ERR_NO_PREKEYS);
+    vtc_expect_error(fetch(alice, carol->username, NULL, 0), VT_ERR_NO_PREKEYS);
 
     /* bob/1 has prekeys, bob/2 none: the fetch of both fails as a whole. */
     assert_int_equal(vtc_upload_prekeys(bob1, 100, 3), 3);
-    expect_error(fetch(alice, bob1->username, NULL, 0), VT_ERR_NO_PREKEYS);
-    expect_error(fetch(alice, bob1->username, id2, 1), VT_ERR_NO_PREKEYS);
+    vtc_expect_error(fetch(alice, bob1->username, NULL, 0), VT_ERR_NO_PREKEYS);
+    vtc_expect_error(fetch(alice, bob1->username, id2, 1), VT_ERR_NO_PREKEYS);
     expect_count(bob1, 3, true, true);
-    r = fetch(alice, bob1->username, id1, 1);
-    expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
-    assert_int_equal(r->fetch_bundles->n_bundles, 1);
-    assert_int_equal(check_bundle(r->fetch_bundles->bundles[0], bob1, 1, 2), 100);
-    vtc_response_free(r);
+    expect_bundles(alice, bob1->username, id1, 1, &bob1, (const uint32_t[]){100}, 1);
     expect_count(bob1, 2, true, true);
 
     /* dave has one-time prekeys but no signed prekey: none consumed. */
     otk_init(&a, 10, 4);
     upload_ok(dave, NULL, NULL, &a, 4);
-    expect_error(fetch(alice, dave->username, NULL, 0), VT_ERR_NO_PREKEYS);
+    vtc_expect_error(fetch(alice, dave->username, NULL, 0), VT_ERR_NO_PREKEYS);
     expect_count(dave, 4, false, false);
 
     /* erin has a signed prekey only: no one-time, no last-resort. */
     spk_init(&spk, erin->id, 1, false);
     upload_ok(erin, &spk.msg, NULL, NULL, 0);
-    expect_error(fetch(alice, erin->username, NULL, 0), VT_ERR_NO_PREKEYS);
+    vtc_expect_error(fetch(alice, erin->username, NULL, 0), VT_ERR_NO_PREKEYS);
     expect_count(erin, 0, true, false);
 
     otk_free(&a);
@@ -752,14 +653,14 @@ static void test_fetch_no_prekeys(void **state)
 static void test_fetch_exactly_once_concurrent(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     vtc_device *f[FETCHERS];
     bool seen[STOCK] = {false};
     size_t handed = 0, last_resort = 0;
     bool gone = false;
 
     for (size_t k = 0; k < FETCHERS; k++)
-        f[k] = new_account(srv, "fetch");
+        f[k] = vtc_new_account(srv, "fetch");
     assert_int_equal(vtc_upload_prekeys(bob, FIRST_ID, STOCK), STOCK);
 
     for (int round = 0; round < 10 && !gone; round++) {
@@ -779,7 +680,7 @@ static void test_fetch_exactly_once_concurrent(void **state)
                 Ventra__V1__Response *r = vtc_wait_response(f[k]->c, ids[k][j], 10000);
                 uint32_t id;
 
-                expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
+                vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_FETCH_BUNDLES);
                 assert_int_equal(r->fetch_bundles->n_bundles, 1);
                 id = check_bundle(r->fetch_bundles->bundles[0], bob, 1, 2);
                 vtc_response_free(r);
@@ -812,11 +713,11 @@ static void test_fetch_exactly_once_concurrent(void **state)
 static void test_prekeys_low_on_login(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     Ventra__V1__Event *e;
 
     /* Registered, never uploaded: 0. */
-    e = wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
+    e = vtc_wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
     assert_non_null(e);
     assert_int_equal(e->prekeys_low->one_time_count, 0);
     vtc_event_free(e);
@@ -824,7 +725,7 @@ static void test_prekeys_low_on_login(void **state)
     assert_int_equal(vtc_upload_prekeys(bob, 1, VT_PREKEY_LOW_WATERMARK - 1),
                      VT_PREKEY_LOW_WATERMARK - 1);
     assert_int_equal(vtc_login(bob, srv->port), 0);
-    e = wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
+    e = vtc_wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
     assert_non_null(e);
     assert_int_equal(e->prekeys_low->one_time_count, VT_PREKEY_LOW_WATERMARK - 1);
     vtc_event_free(e);
@@ -843,8 +744,8 @@ static void test_prekeys_low_on_login(void **state)
 static void test_prekeys_low_on_fetch(void **state)
 {
     vtc_server *srv = *state;
-    vtc_device *alice = new_account(srv, "alice");
-    vtc_device *bob = new_account(srv, "bob");
+    vtc_device *alice = vtc_new_account(srv, "alice");
+    vtc_device *bob = vtc_new_account(srv, "bob");
     Ventra__V1__Event *e;
 
     assert_int_equal(vtc_upload_prekeys(bob, 1, VT_PREKEY_LOW_WATERMARK + 1),
@@ -857,7 +758,7 @@ static void test_prekeys_low_on_fetch(void **state)
     assert_int_equal(drain_events(bob->c, 700), 0);
 
     assert_int_equal(fetch_one(alice, bob), 2); /* 19 left */
-    e = wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
+    e = vtc_wait_event(bob->c, VENTRA__V1__EVENT__BODY_PREKEYS_LOW, 3000);
     assert_non_null(e);
     assert_int_equal(e->prekeys_low->one_time_count, VT_PREKEY_LOW_WATERMARK - 1);
     vtc_event_free(e);
@@ -869,26 +770,19 @@ static void test_prekeys_low_on_fetch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_upload_count_and_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upload_same_id_different_key, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_upload_bad_signature, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upload_invalid_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upload_overlong_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upload_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_bundles_shape, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_last_resort, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_no_prekeys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fetch_exactly_once_concurrent, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_prekeys_low_on_login, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prekeys_low_on_fetch, setup, teardown),
+        VTC_TEST(test_upload_count_and_retry),
+        VTC_TEST(test_upload_same_id_different_key),
+        VTC_TEST(test_upload_bad_signature),
+        VTC_TEST(test_upload_invalid_arguments),
+        VTC_TEST(test_upload_overlong_fields),
+        VTC_TEST(test_upload_limits),
+        VTC_TEST(test_fetch_bundles_shape),
+        VTC_TEST(test_fetch_last_resort),
+        VTC_TEST(test_fetch_no_prekeys),
+        VTC_TEST(test_fetch_exactly_once_concurrent),
+        VTC_TEST(test_prekeys_low_on_login),
+        VTC_TEST(test_prekeys_low_on_fetch),
     };
 
-    if (vt_crypto_init() != VT_OK)
-        return 1;
-    /* VTC_TEST_FILTER=test_name runs one test (a cmocka pattern). */
-    if (getenv("VTC_TEST_FILTER") != NULL)
-        cmocka_set_test_filter(getenv("VTC_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return VTC_RUN(tests, NULL, NULL);
 }

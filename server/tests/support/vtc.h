@@ -148,6 +148,15 @@ vtc_ws *vtc_client_ws(vtc_client *c);
  * closed or the deadline passed. Events that arrive meanwhile are queued. */
 Ventra__V1__Response *vtc_call(vtc_client *c, Ventra__V1__Request *req);
 
+/* (Addition.) A bytes field of the |len| bytes at |p| (empty when |p| is
+ * NULL); it points at |p|. */
+ProtobufCBinaryData vtc_bin(const uint8_t *p, size_t len);
+
+/* (Addition.) vtc_call of a Request whose body is |body|, a message of the
+ * type that the oneof member of |body_case| (a Ventra__V1__Request__BodyCase
+ * value) holds; the caller keeps |body|. */
+Ventra__V1__Response *vtc_call_body(vtc_client *c, int body_case, void *body);
+
 /* Sends |req| without waiting; returns the request id used. */
 uint32_t vtc_send_request(vtc_client *c, Ventra__V1__Request *req);
 
@@ -284,6 +293,7 @@ Ventra__V1__Response *vtc_rpc_list_devices(vtc_client *c, const char *username);
 Ventra__V1__Response *vtc_rpc_delete_account(vtc_client *c, const uint8_t *nonce,
                                              size_t nonce_len, const uint8_t *sig,
                                              size_t sig_len);
+Ventra__V1__Response *vtc_rpc_ack(vtc_client *c, const uint64_t *seqs, size_t count);
 
 /* Signatures by |id| over the transcripts of AUTH-12 built from the given
  * values (fail the test on error). */
@@ -321,6 +331,154 @@ char *vtc_token_make(const char *header_json, const char *claims_json,
  * (vtc_server_keypair). Malloc'd. */
 char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
                      uint64_t iat, uint64_t exp);
+
+/* ---- Clocks (additions) ------------------------------------------------ */
+
+/* Milliseconds of CLOCK_MONOTONIC, and those left until |deadline| on it
+ * (never negative). */
+int64_t vtc_now_ms(void);
+int vtc_left_ms(int64_t deadline);
+
+/* Milliseconds of CLOCK_REALTIME (the Unix epoch, as server times are). */
+uint64_t vtc_wall_ms(void);
+
+/* ---- cmocka fixtures and assertions (additions) -----------------------
+ *
+ * For test programs (they include <cmocka.h>): each assertion fails the
+ * running test. */
+
+/* Prepares a test program: vt_crypto_init, and with VTC_TEST_FILTER set
+ * (a cmocka pattern, e.g. a test's name) only the matching tests run.
+ * Returns false when the crypto library did not initialise. */
+bool vtc_test_init(void);
+
+/* cmocka setup: starts a server with no extra arguments into *state
+ * (calloc'd; as a group setup, every test of the group shares it).
+ * Returns -1 when out of memory. */
+int vtc_setup(void **state);
+
+/* vtc_setup with the NULL-terminated |extra| arguments of
+ * vtc_server_start, for a test's own setup. */
+int vtc_setup_with(void **state, const char *const *extra);
+
+/* cmocka teardown of vtc_setup: stops the server, removes its data
+ * directory and frees it. */
+int vtc_teardown(void **state);
+
+/* A cmocka test of |fn| with a fresh server of its own in *state. */
+#define VTC_TEST(fn) cmocka_unit_test_setup_teardown(fn, vtc_setup, vtc_teardown)
+
+/* The exit status of a test program: vtc_test_init, then the cmocka
+ * group |tests| with the group fixtures |setup| and |teardown| (NULL for
+ * none). */
+#define VTC_RUN(tests, setup, teardown)                                                  \
+    (vtc_test_init() ? cmocka_run_group_tests(tests, setup, teardown) : 1)
+
+/* Registers an account with a fresh name that starts with |prefix|. */
+vtc_device *vtc_new_account(const vtc_server *srv, const char *prefix);
+
+/* A fresh identity key pair (free with vt_identity_free). */
+vt_identity *vtc_new_identity(void);
+
+/* 16 random bytes: a message id, an unknown group id. */
+void vtc_random16(uint8_t out[16]);
+
+/* The error code of |r| (as vtc_error_code); frees |r|. */
+int vtc_take_code(Ventra__V1__Response *r);
+
+/* Asserts that |r| is an error with |code|, no body, no retry-after and,
+ * unless |code| is VT_ERR_STALE_DEVICES, no stale entries (WIRE-43);
+ * frees |r|. */
+void vtc_expect_error(Ventra__V1__Response *r, int code);
+
+/* Asserts that |r| succeeded with body case |body|; |r| is not freed. */
+void vtc_expect_body(const Ventra__V1__Response *r, int body);
+
+/* Returns 0 when |rc| is |want|; else prints "|what|: code ..., want ..."
+ * and returns 1, for tests that try every case before they fail. */
+int vtc_tally(int rc, int want, const char *what);
+
+/* Asserts that a SessionEndedEvent with |reason| comes to |c| within
+ * |timeout_ms| (other events before it are dropped), that no frame
+ * follows it (WIRE-601) and that the connection then closes with
+ * |close_code| (WIRE-9: 4001; a shutdown, WIRE-14: 1001). */
+void vtc_expect_session_ended(vtc_client *c, int reason, int close_code, int timeout_ms);
+
+/* ---- Sends and deliveries (additions; spec/delivery.md) ---------------- */
+
+/* Options of a Send beyond its lists; all zero is a well-formed send. */
+typedef struct vtc_send_opts {
+    size_t message_id_len; /* 0: 16 (MESSAGE_ID_LEN) */
+    bool empty_message_id; /* a message id of no bytes at all */
+    bool ephemeral;
+    bool unspecified_type;   /* the last envelope has ENVELOPE_TYPE_UNSPECIFIED */
+    int bad_type;            /* non-zero: the last envelope has this type value */
+    bool empty_content;      /* the last envelope's content is empty */
+    bool bare_content;       /* each envelope's content is the text alone */
+    const uint8_t *group_id; /* with group_id_len bytes; NULL: no group */
+    size_t group_id_len;
+} vtc_send_opts;
+
+/* A SendRequest built in place: one envelope (type MESSAGE) per listed
+ * device whose content is "<text>|r<id>" (to_recipient) or "<text>|s<id>"
+ * (to_self), so that each device can tell it got its own (DELIV-1). */
+typedef struct vtc_send_buf {
+    Ventra__V1__Request req;
+    Ventra__V1__SendRequest send;
+    Ventra__V1__OutgoingEnvelope env[16];
+    Ventra__V1__OutgoingEnvelope *rp[8], *sp[8];
+    char content[16][96];
+    uint8_t mid[32]; /* the 16 bytes of the message id, then zeros */
+} vtc_send_buf;
+
+/* Builds into |b| a Send to |recipient| with envelopes for the |nr|
+ * devices |r| and the |ns| devices |s| (at most 8 each), message id |mid|
+ * and options |o| (NULL: none). |recipient|, |text| and o->group_id must
+ * outlive |b|. */
+void vtc_send_build(vtc_send_buf *b, const char *recipient, const uint32_t *r, size_t nr,
+                    const uint32_t *s, size_t ns, const char *text, const uint8_t *mid,
+                    const vtc_send_opts *o);
+
+/* vtc_send_build and vtc_call on |from|'s connection. */
+Ventra__V1__Response *vtc_send_lists(vtc_device *from, const char *recipient,
+                                     const uint32_t *r, size_t nr, const uint32_t *s,
+                                     size_t ns, const char *text, const uint8_t *mid,
+                                     const vtc_send_opts *o);
+
+/* Asserts a SendResponse with |duplicate| and a non-zero server time;
+ * frees |r| and returns the time. */
+uint64_t vtc_expect_sent(Ventra__V1__Response *r, bool duplicate);
+
+/* The bit of an Event body case (a Ventra__V1__Event__BodyCase value) in
+ * the mask of vtc_wait_events. */
+#define VTC_EVENT(kind) (1u << (kind))
+
+/* The next event on |c| whose VTC_EVENT bit is in |kinds|, waiting at
+ * most |timeout_ms|; events of other kinds are dropped. NULL when none
+ * came. Free with vtc_event_free. */
+Ventra__V1__Event *vtc_wait_events(vtc_client *c, uint32_t kinds, int timeout_ms);
+
+/* vtc_wait_events for the one body case |kind|. */
+Ventra__V1__Event *vtc_wait_event(vtc_client *c, int kind, int timeout_ms);
+
+/* Asserts that a MessageEvent comes to |d| within |timeout_ms| (other
+ * events are dropped); returns the event (free with vtc_event_free). */
+Ventra__V1__Event *vtc_expect_message(vtc_device *d, int timeout_ms);
+
+/* DELIV-1: asserts the fields of the stored message |m|: seq, sender and
+ * its device, id |mid|, type MESSAGE, |content|, |time_ms| (0: not
+ * checked), the 16-byte |group_id| (NULL: none), |recipient|, and that it
+ * is not ephemeral. */
+void vtc_check_message(const Ventra__V1__MessageEvent *m, const vtc_device *from,
+                       const char *recipient, const uint8_t *mid, const uint8_t *group_id,
+                       const char *content, uint64_t time_ms);
+
+/* Asserts that the next MessageEvent of |d| (within 5 s) is the message
+ * |mid|; acks it (one deleted) when |ack|; returns its seq. */
+uint64_t vtc_expect_next_is(vtc_device *d, const uint8_t *mid, bool ack);
+
+/* Frees the |n| events of |ev| and the array. */
+void vtc_free_events(Ventra__V1__Event **ev, size_t n);
 
 #ifdef __cplusplus
 }

@@ -59,16 +59,9 @@ static const char *code_str(const Ventra__V1__Response *r)
 
 bool vtc_server_info(vtc_client *c, uint8_t server_key[32])
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__GetServerInfoRequest body = VENTRA__V1__GET_SERVER_INFO_REQUEST__INIT;
-    Ventra__V1__Response *r;
-    bool ok;
-
-    req.body_case = VENTRA__V1__REQUEST__BODY_GET_SERVER_INFO;
-    req.get_server_info = &body;
-    r = vtc_call(c, &req);
-    ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_SERVER_INFO &&
-         r->get_server_info->server_key.len == 32;
+    Ventra__V1__Response *r = vtc_rpc_server_info(c);
+    bool ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_SERVER_INFO &&
+              r->get_server_info->server_key.len == 32;
     if (ok)
         memcpy(server_key, r->get_server_info->server_key.data, 32);
     vtc_response_free(r);
@@ -77,17 +70,9 @@ bool vtc_server_info(vtc_client *c, uint8_t server_key[32])
 
 bool vtc_challenge(vtc_client *c, int purpose, uint8_t nonce[32])
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__GetChallengeRequest body = VENTRA__V1__GET_CHALLENGE_REQUEST__INIT;
-    Ventra__V1__Response *r;
-    bool ok;
-
-    body.purpose = (Ventra__V1__ChallengePurpose)purpose;
-    req.body_case = VENTRA__V1__REQUEST__BODY_GET_CHALLENGE;
-    req.get_challenge = &body;
-    r = vtc_call(c, &req);
-    ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE &&
-         r->get_challenge->nonce.len == 32;
+    Ventra__V1__Response *r = vtc_rpc_get_challenge(c, purpose);
+    bool ok = r && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE &&
+              r->get_challenge->nonce.len == 32;
     if (ok)
         memcpy(nonce, r->get_challenge->nonce.data, 32);
     else
@@ -98,12 +83,11 @@ bool vtc_challenge(vtc_client *c, int purpose, uint8_t nonce[32])
 
 vtc_device *vtc_register(int port, const char *username)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__RegisterRequest body = VENTRA__V1__REGISTER_REQUEST__INIT;
-    uint8_t nonce[32], sig[64], tr[VT_TRANSCRIPT_MAX];
+    uint8_t nonce[32], sig[64];
     Ventra__V1__Response *r;
     vtc_device *d = device_new(port, username);
-    size_t tlen;
+    const uint8_t *ik = vt_identity_public(d->id);
 
     d->c = vtc_client_new(port);
     if (!vtc_server_info(d->c, d->server_key))
@@ -111,21 +95,14 @@ vtc_device *vtc_register(int port, const char *username)
     if (!vtc_challenge(d->c, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_REGISTER,
                        nonce))
         vtc_fail("GetChallenge(REGISTER) failed");
-    if (vt_transcript_register(tr, sizeof tr, &tlen, d->server_key, nonce, 32,
-                               d->username, vt_identity_public(d->id)) != VT_OK ||
-        vt_identity_sign(d->id, sig, tr, tlen) != VT_OK)
-        vtc_fail("register transcript");
+    vtc_sign_register(d->id, d->server_key, nonce, 32, d->username, ik, sig);
+    /* vtc_rpc_register with a device name. */
     body.username = d->username;
-    body.identity_key.data = (uint8_t *)vt_identity_public(d->id);
-    body.identity_key.len = 32;
+    body.identity_key = vtc_bin(ik, 32);
     body.device_name = "test device";
-    body.nonce.data = nonce;
-    body.nonce.len = 32;
-    body.signature.data = sig;
-    body.signature.len = 64;
-    req.body_case = VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT;
-    req.register_account = &body;
-    r = vtc_call(d->c, &req);
+    body.nonce = vtc_bin(nonce, 32);
+    body.signature = vtc_bin(sig, 64);
+    r = vtc_call_body(d->c, VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT, &body);
     if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT)
         vtc_fail("Register(%s): %s%s%s", username, code_str(r), r && r->error ? " " : "",
                  r && r->error ? r->error->message : "");
@@ -137,30 +114,19 @@ vtc_device *vtc_register(int port, const char *username)
 
 vtc_device *vtc_link(vtc_device *owner)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__AddDeviceRequest body = VENTRA__V1__ADD_DEVICE_REQUEST__INIT;
-    uint8_t sig[64], tr[VT_TRANSCRIPT_MAX];
+    uint8_t sig[64];
     Ventra__V1__Response *r;
     vtc_device *d;
-    size_t tlen;
     int rc;
 
     if (owner->c == NULL)
         vtc_fail("vtc_link: the owner device is offline");
     d = device_new(owner->port, owner->username);
     memcpy(d->server_key, owner->server_key, 32);
-    if (vt_transcript_link(tr, sizeof tr, &tlen, owner->server_key, owner->username,
-                           owner->device_id, vt_identity_public(d->id)) != VT_OK ||
-        vt_identity_sign(owner->id, sig, tr, tlen) != VT_OK)
-        vtc_fail("link transcript");
-    body.identity_key.data = (uint8_t *)vt_identity_public(d->id);
-    body.identity_key.len = 32;
-    body.device_name = "linked device";
-    body.signature.data = sig;
-    body.signature.len = 64;
-    req.body_case = VENTRA__V1__REQUEST__BODY_ADD_DEVICE;
-    req.add_device = &body;
-    r = vtc_call(owner->c, &req);
+    vtc_sign_link(owner->id, owner->server_key, owner->username, owner->device_id,
+                  vt_identity_public(d->id), sig);
+    r = vtc_rpc_add_device(owner->c, vt_identity_public(d->id), 32, "linked device", sig,
+                           64);
     if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_ADD_DEVICE)
         vtc_fail("AddDevice(%s): %s", owner->username, code_str(r));
     d->device_id = r->add_device->device_id;
@@ -171,13 +137,27 @@ vtc_device *vtc_link(vtc_device *owner)
     return d;
 }
 
+/* The code of |r|, the answer of a Login or Resume (|body| is its body
+ * case); a wrong or missing body is INTERNAL (WIRE-32). On success
+ * d->token becomes the fresh token. Frees |r|. */
+static int keep_token(vtc_device *d, Ventra__V1__Response *r, int body)
+{
+    int rc = vtc_error_code(r);
+
+    if (rc == 0 && (int)r->body_case != body)
+        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL;
+    else if (rc == 0)
+        snprintf(d->token, sizeof d->token, "%s",
+                 body == VENTRA__V1__RESPONSE__BODY_LOGIN ? r->login->token
+                                                          : r->resume->token);
+    vtc_response_free(r);
+    return rc;
+}
+
 int vtc_login(vtc_device *d, int port)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__LoginRequest body = VENTRA__V1__LOGIN_REQUEST__INIT;
-    uint8_t nonce[32], sig[64], tr[VT_TRANSCRIPT_MAX];
+    uint8_t nonce[32], sig[64];
     Ventra__V1__Response *r;
-    size_t tlen;
     int rc;
 
     vtc_disconnect(d);
@@ -194,54 +174,30 @@ int vtc_login(vtc_device *d, int port)
     vtc_response_free(r);
     if (rc != 0)
         return rc;
-    if (vt_transcript_login(tr, sizeof tr, &tlen, d->server_key, nonce, 32, d->username,
-                            d->device_id) != VT_OK ||
-        vt_identity_sign(d->id, sig, tr, tlen) != VT_OK)
-        vtc_fail("login transcript");
-    body.username = d->username;
-    body.device_id = d->device_id;
-    body.nonce.data = nonce;
-    body.nonce.len = 32;
-    body.signature.data = sig;
-    body.signature.len = 64;
-    req.body_case = VENTRA__V1__REQUEST__BODY_LOGIN;
-    req.login = &body;
-    r = vtc_call(d->c, &req);
-    rc = vtc_error_code(r);
-    if (rc == 0 && r->body_case == VENTRA__V1__RESPONSE__BODY_LOGIN)
-        snprintf(d->token, sizeof d->token, "%s", r->login->token);
-    else if (rc == 0)
-        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL; /* WIRE-32: wrong or no body */
-    vtc_response_free(r);
-    return rc;
+    vtc_sign_login(d->id, d->server_key, nonce, 32, d->username, d->device_id, sig);
+    r = vtc_rpc_login(d->c, d->username, d->device_id, nonce, 32, sig, 64);
+    return keep_token(d, r, VENTRA__V1__RESPONSE__BODY_LOGIN);
 }
 
 int vtc_resume(vtc_device *d, int port)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__ResumeRequest body = VENTRA__V1__RESUME_REQUEST__INIT;
-    Ventra__V1__Response *r;
-    int rc;
-
     vtc_disconnect(d);
     d->port = port;
     d->c = vtc_client_new(port);
-    body.token = d->token;
-    req.body_case = VENTRA__V1__REQUEST__BODY_RESUME;
-    req.resume = &body;
-    r = vtc_call(d->c, &req);
-    rc = vtc_error_code(r);
-    if (rc == 0 && r->body_case == VENTRA__V1__RESPONSE__BODY_RESUME)
-        snprintf(d->token, sizeof d->token, "%s", r->resume->token);
-    else if (rc == 0)
-        rc = VENTRA__V1__ERROR_CODE__ERROR_INTERNAL;
-    vtc_response_free(r);
-    return rc;
+    return keep_token(d, vtc_rpc_resume(d->c, d->token),
+                      VENTRA__V1__RESPONSE__BODY_RESUME);
+}
+
+/* The message of the signed (or last-resort) prekey |k|; points into |k|. */
+static void signed_prekey_msg(Ventra__V1__SignedPrekey *m, vt_signed_prekey *k)
+{
+    m->id = k->key.id;
+    m->public_key = vtc_bin(k->key.pub, 32);
+    m->signature = vtc_bin(k->signature, 64);
 }
 
 uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__UploadPrekeysRequest body = VENTRA__V1__UPLOAD_PREKEYS_REQUEST__INIT;
     Ventra__V1__SignedPrekey spk = VENTRA__V1__SIGNED_PREKEY__INIT;
     Ventra__V1__SignedPrekey lrk = VENTRA__V1__SIGNED_PREKEY__INIT;
@@ -255,16 +211,8 @@ uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n)
     if (vt_signed_prekey_generate(&s, d->id, 1, false) != VT_OK ||
         vt_signed_prekey_generate(&l, d->id, 2, true) != VT_OK)
         vtc_fail("vt_signed_prekey_generate failed");
-    spk.id = s.key.id;
-    spk.public_key.data = s.key.pub;
-    spk.public_key.len = 32;
-    spk.signature.data = s.signature;
-    spk.signature.len = 64;
-    lrk.id = l.key.id;
-    lrk.public_key.data = l.key.pub;
-    lrk.public_key.len = 32;
-    lrk.signature.data = l.signature;
-    lrk.signature.len = 64;
+    signed_prekey_msg(&spk, &s);
+    signed_prekey_msg(&lrk, &l);
     if (n > 0) {
         keys = vtc_xmalloc(n * sizeof *keys);
         otk = vtc_xmalloc(n * sizeof *otk);
@@ -285,9 +233,7 @@ uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n)
     body.last_resort_prekey = &lrk;
     body.n_one_time_prekeys = n;
     body.one_time_prekeys = otkp;
-    req.body_case = VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS;
-    req.upload_prekeys = &body;
-    r = vtc_call(d->c, &req);
+    r = vtc_call_body(d->c, VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS, &body);
     if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_UPLOAD_PREKEYS)
         vtc_fail("UploadPrekeys(%s/%u): %s", d->username, d->device_id, code_str(r));
     count = r->upload_prekeys->one_time_count;
@@ -333,16 +279,10 @@ void vtc_username(char out[33], const char *prefix)
  * their count, or -1 on an error. */
 static int list_ids(vtc_client *c, const char *user, uint32_t ids[16])
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__ListDevicesRequest body = VENTRA__V1__LIST_DEVICES_REQUEST__INIT;
-    Ventra__V1__Response *r;
+    Ventra__V1__Response *r = vtc_rpc_list_devices(c, user);
     int n = -1;
     size_t i;
 
-    body.username = (char *)user;
-    req.body_case = VENTRA__V1__REQUEST__BODY_LIST_DEVICES;
-    req.list_devices = &body;
-    r = vtc_call(c, &req);
     if (r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_LIST_DEVICES) {
         n = 0;
         for (i = 0; i < r->list_devices->n_devices && i < 16; i++)
@@ -352,16 +292,37 @@ static int list_ids(vtc_client *c, const char *user, uint32_t ids[16])
     return n;
 }
 
+/* Appends to |list| (*n entries so far) an envelope in env[*ne] with
+ * content |text| for each of the |count| devices |ids| but |skip| (0:
+ * none). */
+static void add_envelopes(Ventra__V1__OutgoingEnvelope *env, size_t *ne,
+                          Ventra__V1__OutgoingEnvelope **list, size_t *n,
+                          const uint32_t *ids, int count, uint32_t skip, const char *text)
+{
+    int i;
+
+    for (i = 0; i < count; i++) {
+        Ventra__V1__OutgoingEnvelope init = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
+
+        if (skip != 0 && ids[i] == skip)
+            continue;
+        env[*ne] = init;
+        env[*ne].device_id = ids[i];
+        env[*ne].type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
+        env[*ne].content = vtc_bin((const uint8_t *)text, strlen(text));
+        list[(*n)++] = &env[(*ne)++];
+    }
+}
+
 Ventra__V1__Response *vtc_send_text(vtc_device *from, const char *to_user,
                                     const char *text, const uint8_t *message_id)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__SendRequest body = VENTRA__V1__SEND_REQUEST__INIT;
     Ventra__V1__OutgoingEnvelope env[32], *rp[16], *sp[16];
     uint32_t rids[16], sids[16];
     uint8_t mid[16];
     bool self = strcmp(to_user, from->username) == 0;
-    int nr, ns = 0, i;
+    int nr, ns = 0;
     size_t ne = 0;
 
     if (from->c == NULL)
@@ -381,35 +342,12 @@ Ventra__V1__Response *vtc_send_text(vtc_device *from, const char *to_user,
     body.message_id.data = mid;
     body.message_id.len = 16;
     body.recipient = (char *)to_user;
-    for (i = 0; i < nr; i++) {
-        Ventra__V1__OutgoingEnvelope init = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
-
-        if (self && rids[i] == from->device_id)
-            continue;
-        env[ne] = init;
-        env[ne].device_id = rids[i];
-        env[ne].type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
-        env[ne].content.data = (uint8_t *)text;
-        env[ne].content.len = strlen(text);
-        rp[body.n_to_recipient++] = &env[ne++];
-    }
-    for (i = 0; i < ns; i++) {
-        Ventra__V1__OutgoingEnvelope init = VENTRA__V1__OUTGOING_ENVELOPE__INIT;
-
-        if (sids[i] == from->device_id)
-            continue;
-        env[ne] = init;
-        env[ne].device_id = sids[i];
-        env[ne].type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
-        env[ne].content.data = (uint8_t *)text;
-        env[ne].content.len = strlen(text);
-        sp[body.n_to_self++] = &env[ne++];
-    }
+    add_envelopes(env, &ne, rp, &body.n_to_recipient, rids, nr,
+                  self ? from->device_id : 0, text);
+    add_envelopes(env, &ne, sp, &body.n_to_self, sids, ns, from->device_id, text);
     body.to_recipient = rp;
     body.to_self = sp;
-    req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
-    req.send = &body;
-    return vtc_call(from->c, &req);
+    return vtc_call_body(from->c, VENTRA__V1__REQUEST__BODY_SEND, &body);
 }
 
 Ventra__V1__MessageEvent *vtc_next_message(vtc_device *d, int timeout_ms)
@@ -443,18 +381,12 @@ void vtc_message_free(Ventra__V1__MessageEvent *m)
 
 int vtc_ack(vtc_device *d, const uint64_t *seqs, size_t count)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    Ventra__V1__AckRequest body = VENTRA__V1__ACK_REQUEST__INIT;
     Ventra__V1__Response *r;
     int deleted = -1;
 
     if (d->c == NULL)
         return -1;
-    body.n_seqs = count;
-    body.seqs = (uint64_t *)seqs;
-    req.body_case = VENTRA__V1__REQUEST__BODY_ACK;
-    req.ack = &body;
-    r = vtc_call(d->c, &req);
+    r = vtc_rpc_ack(d->c, seqs, count);
     if (r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_ACK)
         deleted = (int)r->ack->deleted;
     vtc_response_free(r);

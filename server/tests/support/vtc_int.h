@@ -1,5 +1,5 @@
 /* Private helpers of the black-box test kit (vtc.h): failing the running
- * cmocka test, monotonic deadlines, growable buffers. Test code only. */
+ * cmocka test, growable buffers, sockets. Test code only. */
 #ifndef VTC_INT_H
 #define VTC_INT_H
 
@@ -10,12 +10,6 @@
 /* Prints the message and fails the running cmocka test (longjmps back to
  * the runner, so the group teardown still stops the server). */
 __attribute__((noreturn, format(printf, 1, 2))) void vtc_fail(const char *fmt, ...);
-
-/* Milliseconds of CLOCK_MONOTONIC. */
-int64_t vtc_now_ms(void);
-
-/* Milliseconds left until |deadline| (never negative). */
-int vtc_left_ms(int64_t deadline);
 
 /* malloc/realloc that fail the test instead of returning NULL. */
 void *vtc_xmalloc(size_t n);

@@ -1,5 +1,5 @@
-/* One-call wrappers of the Session and Devices RPCs with every field under
- * the test's control (wrong lengths included), and the transcript
+/* One-call wrappers of the Session, Devices and Ack RPCs with every field
+ * under the test's control (wrong lengths included), and the transcript
  * signatures of spec/auth.md AUTH-12 made by a given key. */
 #define _GNU_SOURCE
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "vtc.h"
 #include "vtc_int.h"
 
-static ProtobufCBinaryData bin(const uint8_t *p, size_t len)
+ProtobufCBinaryData vtc_bin(const uint8_t *p, size_t len)
 {
     ProtobufCBinaryData b;
 
@@ -16,36 +16,38 @@ static ProtobufCBinaryData bin(const uint8_t *p, size_t len)
     return b;
 }
 
-Ventra__V1__Response *vtc_rpc_server_info(vtc_client *c)
+Ventra__V1__Response *vtc_call_body(vtc_client *c, int body_case, void *body)
 {
     Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
+
+    req.body_case = (Ventra__V1__Request__BodyCase)body_case;
+    /* The body oneof is a union of message pointers; protobuf-c reads the
+     * member that body_case names, and every member has this address. */
+    req.get_server_info = body;
+    return vtc_call(c, &req);
+}
+
+Ventra__V1__Response *vtc_rpc_server_info(vtc_client *c)
+{
     Ventra__V1__GetServerInfoRequest body = VENTRA__V1__GET_SERVER_INFO_REQUEST__INIT;
 
-    req.body_case = VENTRA__V1__REQUEST__BODY_GET_SERVER_INFO;
-    req.get_server_info = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_GET_SERVER_INFO, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_ping(vtc_client *c, uint64_t nonce)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__PingRequest body = VENTRA__V1__PING_REQUEST__INIT;
 
     body.nonce = nonce;
-    req.body_case = VENTRA__V1__REQUEST__BODY_PING;
-    req.ping = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_PING, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_get_challenge(vtc_client *c, int purpose)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__GetChallengeRequest body = VENTRA__V1__GET_CHALLENGE_REQUEST__INIT;
 
     body.purpose = (Ventra__V1__ChallengePurpose)purpose;
-    req.body_case = VENTRA__V1__REQUEST__BODY_GET_CHALLENGE;
-    req.get_challenge = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_GET_CHALLENGE, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_register(vtc_client *c, const char *username,
@@ -53,154 +55,137 @@ Ventra__V1__Response *vtc_rpc_register(vtc_client *c, const char *username,
                                        const uint8_t *nonce, size_t nonce_len,
                                        const uint8_t *sig, size_t sig_len)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__RegisterRequest body = VENTRA__V1__REGISTER_REQUEST__INIT;
 
     body.username = (char *)username;
-    body.identity_key = bin(ik, ik_len);
-    body.nonce = bin(nonce, nonce_len);
-    body.signature = bin(sig, sig_len);
-    req.body_case = VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT;
-    req.register_account = &body;
-    return vtc_call(c, &req);
+    body.identity_key = vtc_bin(ik, ik_len);
+    body.nonce = vtc_bin(nonce, nonce_len);
+    body.signature = vtc_bin(sig, sig_len);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_login(vtc_client *c, const char *username,
                                     uint32_t device_id, const uint8_t *nonce,
                                     size_t nonce_len, const uint8_t *sig, size_t sig_len)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__LoginRequest body = VENTRA__V1__LOGIN_REQUEST__INIT;
 
     body.username = (char *)username;
     body.device_id = device_id;
-    body.nonce = bin(nonce, nonce_len);
-    body.signature = bin(sig, sig_len);
-    req.body_case = VENTRA__V1__REQUEST__BODY_LOGIN;
-    req.login = &body;
-    return vtc_call(c, &req);
+    body.nonce = vtc_bin(nonce, nonce_len);
+    body.signature = vtc_bin(sig, sig_len);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_LOGIN, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_resume(vtc_client *c, const char *token)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__ResumeRequest body = VENTRA__V1__RESUME_REQUEST__INIT;
 
     body.token = (char *)token;
-    req.body_case = VENTRA__V1__REQUEST__BODY_RESUME;
-    req.resume = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_RESUME, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_add_device(vtc_client *c, const uint8_t *ik, size_t ik_len,
                                          const char *name, const uint8_t *sig,
                                          size_t sig_len)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__AddDeviceRequest body = VENTRA__V1__ADD_DEVICE_REQUEST__INIT;
 
-    body.identity_key = bin(ik, ik_len);
+    body.identity_key = vtc_bin(ik, ik_len);
     body.device_name = (char *)(name ? name : "");
-    body.signature = bin(sig, sig_len);
-    req.body_case = VENTRA__V1__REQUEST__BODY_ADD_DEVICE;
-    req.add_device = &body;
-    return vtc_call(c, &req);
+    body.signature = vtc_bin(sig, sig_len);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_ADD_DEVICE, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_remove_device(vtc_client *c, uint32_t device_id)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__RemoveDeviceRequest body = VENTRA__V1__REMOVE_DEVICE_REQUEST__INIT;
 
     body.device_id = device_id;
-    req.body_case = VENTRA__V1__REQUEST__BODY_REMOVE_DEVICE;
-    req.remove_device = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_REMOVE_DEVICE, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_list_devices(vtc_client *c, const char *username)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__ListDevicesRequest body = VENTRA__V1__LIST_DEVICES_REQUEST__INIT;
 
     body.username = (char *)(username ? username : "");
-    req.body_case = VENTRA__V1__REQUEST__BODY_LIST_DEVICES;
-    req.list_devices = &body;
-    return vtc_call(c, &req);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_LIST_DEVICES, &body);
 }
 
 Ventra__V1__Response *vtc_rpc_delete_account(vtc_client *c, const uint8_t *nonce,
                                              size_t nonce_len, const uint8_t *sig,
                                              size_t sig_len)
 {
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__DeleteAccountRequest body = VENTRA__V1__DELETE_ACCOUNT_REQUEST__INIT;
 
-    body.nonce = bin(nonce, nonce_len);
-    body.signature = bin(sig, sig_len);
-    req.body_case = VENTRA__V1__REQUEST__BODY_DELETE_ACCOUNT;
-    req.delete_account = &body;
-    return vtc_call(c, &req);
+    body.nonce = vtc_bin(nonce, nonce_len);
+    body.signature = vtc_bin(sig, sig_len);
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_DELETE_ACCOUNT, &body);
+}
+
+Ventra__V1__Response *vtc_rpc_ack(vtc_client *c, const uint64_t *seqs, size_t count)
+{
+    Ventra__V1__AckRequest body = VENTRA__V1__ACK_REQUEST__INIT;
+
+    body.n_seqs = count;
+    body.seqs = (uint64_t *)seqs;
+    return vtc_call_body(c, VENTRA__V1__REQUEST__BODY_ACK, &body);
 }
 
 /* ---- Transcript signatures (AUTH-12) ---------------------------------- */
 
-static void sign(const vt_identity *id, const uint8_t *tr, size_t len, uint8_t sig[64])
+/* Signs with |id| the transcript that vt_transcript_|what| built into |tr|
+ * and *|len| (it returned |rc|); fails the test when either step failed. */
+static void sign(const vt_identity *id, vt_err rc, const char *what, const uint8_t *tr,
+                 const size_t *len, uint8_t sig[64])
 {
-    if (vt_identity_sign(id, sig, tr, len) != VT_OK)
+    if (rc != VT_OK)
+        vtc_fail("vt_transcript_%s failed", what);
+    if (vt_identity_sign(id, sig, tr, *len) != VT_OK)
         vtc_fail("vt_identity_sign failed");
 }
+
+/* vt_transcript_|what|(tr, cap, &len, ...) signed by |id| into |sig|. The
+ * builder runs before sign() reads the length through its pointer. */
+#define SIGN_TRANSCRIPT(id, sig, what, ...)                                              \
+    do {                                                                                 \
+        uint8_t tr_[VT_TRANSCRIPT_MAX];                                                  \
+        size_t len_ = 0;                                                                 \
+                                                                                         \
+        sign((id), vt_transcript_##what(tr_, sizeof tr_, &len_, __VA_ARGS__), #what,     \
+             tr_, &len_, (sig));                                                         \
+    } while (0)
 
 void vtc_sign_register(const vt_identity *id, const uint8_t server_key[32],
                        const uint8_t *nonce, size_t nonce_len, const char *username,
                        const uint8_t identity_key[32], uint8_t sig[64])
 {
-    uint8_t tr[VT_TRANSCRIPT_MAX];
-    size_t len;
-
-    if (vt_transcript_register(tr, sizeof tr, &len, server_key, nonce, nonce_len,
-                               username, identity_key) != VT_OK)
-        vtc_fail("vt_transcript_register failed");
-    sign(id, tr, len, sig);
+    SIGN_TRANSCRIPT(id, sig, register, server_key, nonce, nonce_len, username,
+                    identity_key);
 }
 
 void vtc_sign_login(const vt_identity *id, const uint8_t server_key[32],
                     const uint8_t *nonce, size_t nonce_len, const char *username,
                     uint32_t device_id, uint8_t sig[64])
 {
-    uint8_t tr[VT_TRANSCRIPT_MAX];
-    size_t len;
-
-    if (vt_transcript_login(tr, sizeof tr, &len, server_key, nonce, nonce_len, username,
-                            device_id) != VT_OK)
-        vtc_fail("vt_transcript_login failed");
-    sign(id, tr, len, sig);
+    SIGN_TRANSCRIPT(id, sig, login, server_key, nonce, nonce_len, username, device_id);
 }
 
 void vtc_sign_link(const vt_identity *id, const uint8_t server_key[32],
                    const char *username, uint32_t approving_device_id,
                    const uint8_t new_identity_key[32], uint8_t sig[64])
 {
-    uint8_t tr[VT_TRANSCRIPT_MAX];
-    size_t len;
-
-    if (vt_transcript_link(tr, sizeof tr, &len, server_key, username, approving_device_id,
-                           new_identity_key) != VT_OK)
-        vtc_fail("vt_transcript_link failed");
-    sign(id, tr, len, sig);
+    SIGN_TRANSCRIPT(id, sig, link, server_key, username, approving_device_id,
+                    new_identity_key);
 }
 
 void vtc_sign_delete_account(const vt_identity *id, const uint8_t server_key[32],
                              const uint8_t *nonce, size_t nonce_len, const char *username,
                              uint32_t device_id, uint8_t sig[64])
 {
-    uint8_t tr[VT_TRANSCRIPT_MAX];
-    size_t len;
-
-    if (vt_transcript_delete_account(tr, sizeof tr, &len, server_key, nonce, nonce_len,
-                                     username, device_id) != VT_OK)
-        vtc_fail("vt_transcript_delete_account failed");
-    sign(id, tr, len, sig);
+    SIGN_TRANSCRIPT(id, sig, delete_account, server_key, nonce, nonce_len, username,
+                    device_id);
 }
 
 int vtc_delete_account(vtc_device *d)
