@@ -623,37 +623,47 @@ void vtd_conn_on_pong(vt_srv_conn *c)
 
 /* ---- output ----------------------------------------------------------- */
 
-int vtd_conn_on_writable(vt_srv_conn *c)
+/* Writes one entry; -1 when the connection must close now. */
+static int write_one(vt_srv_conn *c, vtd_out *o)
 {
-    vtd_out *o = c->out_head;
-    if (!o || !released(c->srv, o))
-        return 0;
-    c->out_head = o->next;
-    if (!c->out_head)
-        c->out_tail = NULL;
-    c->out_bytes -= o->len;
-    int rc = 0;
     if (o->close_code) {
-        static const char reasons[][24] = {"closing"};
+        static const char reason[] = "closing";
         lws_close_reason(c->wsi, (enum lws_close_status)o->close_code,
-                         (unsigned char *)reasons[0], strlen(reasons[0]));
+                         (unsigned char *)reason, sizeof reason - 1);
         if (c->state != VT_SERVER_CONN_CLOSED)
             c->state = VT_SERVER_CONN_CLOSING;
-        rc = -1;
-    } else if (o->ping) {
+        return -1;
+    }
+    if (o->ping) {
         /* a payload: lws reports no pong of an empty ping */
         memcpy(o->buf + LWS_PRE, "ventra", 6);
-        if (lws_write(c->wsi, o->buf + LWS_PRE, 6, LWS_WRITE_PING) < 0)
-            rc = -1;
-    } else {
-        if (lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY) < (int)o->len)
-            rc = -1;
-        vtd_metrics_frame_out(c->srv->metrics, o->kind);
-        if (o->is_response)
-            inflight_remove(c, o->resp_id);
-        c->last_tx_ms = vtd_now_ms();
+        return lws_write(c->wsi, o->buf + LWS_PRE, 6, LWS_WRITE_PING) < 0 ? -1 : 0;
     }
-    free(o);
+    int rc = lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY) < (int)o->len
+                 ? -1
+                 : 0;
+    vtd_metrics_frame_out(c->srv->metrics, o->kind);
+    if (o->is_response)
+        inflight_remove(c, o->resp_id);
+    c->last_tx_ms = vtd_now_ms();
+    return rc;
+}
+
+/* Writes every released entry the socket takes now, so a burst of
+ * responses and pushes costs one wake-up, not one each. */
+int vtd_conn_on_writable(vt_srv_conn *c)
+{
+    int rc = 0;
+    while (rc == 0 && c->out_head && released(c->srv, c->out_head) &&
+           !lws_send_pipe_choked(c->wsi)) {
+        vtd_out *o = c->out_head;
+        c->out_head = o->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        c->out_bytes -= o->len;
+        rc = write_one(c, o);
+        free(o);
+    }
     if (rc == 0 && c->out_head && released(c->srv, c->out_head))
         lws_callback_on_writable(c->wsi);
     return rc;

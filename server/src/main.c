@@ -148,6 +148,8 @@ static vt_err make_limiters(vtd_server *srv)
         VTD_LIMIT_GROUPS,
     };
     for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++) {
+        if (!srv->cfg.limits[keyed[i]].enabled)
+            continue; /* an off limit costs no table (vtd_limit_take passes) */
         vt_err err =
             vtd_limiter_new(&srv->limiters[keyed[i]], &srv->cfg.limits[keyed[i]], 65536);
         if (err != VT_OK)

@@ -23,7 +23,7 @@
 #define RX_CHUNK 1024
 
 /* Service passes that may join one store batch before it is flushed. */
-#define GATHER_PASSES 16
+#define GATHER_PASSES 64
 
 static volatile sig_atomic_t signalled;
 static struct lws_context *signal_ctx;
