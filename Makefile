@@ -42,5 +42,10 @@ asan: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# A short run of every benchmark, figures with their baselines and ratios
+# (bench/README.md).
+bench: build
+	sh tools/bench.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
