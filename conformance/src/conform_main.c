@@ -1,7 +1,8 @@
-/* ventra-conform: the conformance suite's command line. This slice prints
- * the protocol catalogue an implementer works through (the RPCs, events and
- * error codes of spec/wire.md, the requirement index of spec/) and which
- * requirements the recorded vectors test. */
+/* ventra-conform: the conformance suite's command line. It prints the
+ * protocol catalogue an implementer works through (the RPCs, events and
+ * error codes of spec/wire.md, the requirement index of spec/), which
+ * requirements the recorded vectors test, and runs those vectors through
+ * libventra case by case (vectors.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <dirent.h>
 #include <jansson.h>
 
+#include "vectors.h"
 #include "ventra/err.h"
 #include "vt_requirements.h"
 #include "vt_rpc.h"
@@ -26,14 +28,20 @@ static const char usage[] =
     "  requirements [--level L]  every requirement ID of spec/, L = must|should|may\n"
     "  coverage [DIR]            which requirements the vectors under DIR test\n"
     "                            (default conformance/vectors); lists untested MUSTs\n"
+    "  vectors [--json FILE] [DIR]\n"
+    "                            run every vector of DIR/crypto/*.json and\n"
+    "                            DIR/wire/*.json (default conformance/vectors)\n"
+    "                            through libventra: one line per case,\n"
+    "                            PASS|FAIL <file>#<tcId or id> <comment>, then a\n"
+    "                            summary; --json FILE writes the results too.\n"
+    "                            Run it from the source root (protoc -Ischemas).\n"
     "\n"
     "Exit status: 0 on success, 1 when a vector cites an unknown requirement\n"
-    "or cannot be read, 2 on a usage error.\n";
+    "or cannot be read, or (vectors) when any case fails, 2 on a usage error.\n";
 
 static void print_rpcs(void)
 {
-    printf("%-4s %-34s %-6s %-10s %s\n", "id", "rpc", "public", "idempotent",
-           "summary");
+    printf("%-4s %-34s %-6s %-10s %s\n", "id", "rpc", "public", "idempotent", "summary");
     for (size_t i = 0; i < vt_rpc_count; i++) {
         const vt_rpc_desc *r = &vt_rpcs[i];
         char name[64];
@@ -60,7 +68,8 @@ static void print_errors(void)
         if (name == NULL)
             continue;
         printf("%-4d %-28s %-5s %s\n", code, name,
-               vt_err_is_wire((vt_err)code) ? "wire" : "local", vt_strerror((vt_err)code));
+               vt_err_is_wire((vt_err)code) ? "wire" : "local",
+               vt_strerror((vt_err)code));
     }
 }
 
@@ -96,8 +105,8 @@ static int print_requirements(int argc, char **argv)
     bool filter = argc > 0;
     vt_req_level want = VT_REQ_MUST;
 
-    if (filter && !(argc == 2 && strcmp(argv[0], "--level") == 0 &&
-                    parse_level(argv[1], &want))) {
+    if (filter &&
+        !(argc == 2 && strcmp(argv[0], "--level") == 0 && parse_level(argv[1], &want))) {
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
@@ -108,8 +117,8 @@ static int print_requirements(int argc, char **argv)
         counts[r->level]++;
         if (filter && r->level != want)
             continue;
-        printf("%-11s %-6s %s:%u\n    %s\n", r->id, level_name(r->level), r->file, r->line,
-               r->text);
+        printf("%-11s %-6s %s:%u\n    %s\n", r->id, level_name(r->level), r->file,
+               r->line, r->text);
         shown++;
     }
     printf("%zu requirements shown; spec/ has %zu MUST, %zu SHOULD, %zu MAY\n", shown,
@@ -210,6 +219,97 @@ out:
     return rc;
 }
 
+/* ---- vectors ------------------------------------------------------------ */
+
+typedef struct vector_run {
+    size_t passed, failed;
+    json_t *cases; /* the --json results, NULL without --json */
+} vector_run;
+
+static void print_case(const vt_conform_case *c, void *ud)
+{
+    vector_run *run = ud;
+    bool pass = c->result == VT_CONFORM_PASS;
+    char where[64];
+
+    if (c->id == NULL && c->tc_id == 0)
+        snprintf(where, sizeof where, "file");
+    else if (c->tc_id != 0)
+        snprintf(where, sizeof where, "%lld", c->tc_id);
+    printf("%s %s#%s %s\n", pass ? "PASS" : "FAIL", c->file,
+           c->tc_id != 0 || c->id == NULL ? where : c->id, c->comment);
+    if (!pass) {
+        /* The detail, indented; it may span lines (protoc's text). */
+        const char *d = c->detail != NULL ? c->detail : "(no detail)";
+        while (*d != '\0') {
+            size_t n = strcspn(d, "\n");
+            printf("    %.*s\n", (int)n, d);
+            d += n + (d[n] == '\n');
+        }
+    }
+    if (pass)
+        run->passed++;
+    else
+        run->failed++;
+    if (run->cases == NULL)
+        return;
+    json_t *reqs = json_array();
+    for (size_t i = 0; i < c->n_requirements; i++)
+        json_array_append_new(reqs, json_string(c->requirements[i]));
+    json_t *o =
+        json_pack("{s:s, s:I, s:s?, s:s, s:s?, s:s, s:o}", "file", c->file, "tcId",
+                  (json_int_t)c->tc_id, "id", c->id, "comment", c->comment, "expected",
+                  c->expected, "result", pass ? "PASS" : "FAIL", "requirements", reqs);
+    if (o != NULL && !pass)
+        json_object_set_new(o, "detail", json_string(c->detail ? c->detail : ""));
+    if (o != NULL)
+        json_array_append_new(run->cases, o);
+}
+
+static int run_vectors(int argc, char **argv)
+{
+    const char *dir = "conformance/vectors", *json_path = NULL;
+    bool have_dir = false;
+    vector_run run = {0, 0, NULL};
+    int rc = 1;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+            json_path = argv[++i];
+        } else if (argv[i][0] != '-' && !have_dir) {
+            dir = argv[i];
+            have_dir = true;
+        } else {
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (json_path != NULL && (run.cases = json_array()) == NULL)
+        goto out;
+    int failed = vt_conform_vectors_run(dir, print_case, &run);
+    if (failed < 0) {
+        fprintf(stderr, "ventra-conform: cannot read %s/crypto and %s/wire\n", dir, dir);
+        goto out;
+    }
+    printf("%zu cases: %zu passed, %zu failed\n", run.passed + run.failed, run.passed,
+           run.failed);
+    if (json_path != NULL) {
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:O}", "dir", dir, "passed",
+                                (json_int_t)run.passed, "failed", (json_int_t)run.failed,
+                                "cases", run.cases);
+        if (doc == NULL || json_dump_file(doc, json_path, JSON_INDENT(2)) != 0) {
+            fprintf(stderr, "ventra-conform: cannot write %s\n", json_path);
+            json_decref(doc);
+            goto out;
+        }
+        json_decref(doc);
+    }
+    rc = run.failed == 0 && run.passed > 0 ? 0 : 1;
+out:
+    json_decref(run.cases);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -217,12 +317,15 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
     if (strcmp(cmd, "requirements") == 0)
         return print_requirements(argc - 2, argv + 2);
+    if (strcmp(cmd, "vectors") == 0)
+        return run_vectors(argc - 2, argv + 2);
     if (strcmp(cmd, "coverage") == 0 && argc <= 3)
         return print_coverage(argc == 3 ? argv[2] : "conformance/vectors");
     if (argc != 2) {

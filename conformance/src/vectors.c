@@ -1,0 +1,126 @@
+/* The vector runner's driver: walks conformance/vectors/{crypto,wire} and
+ * the helpers both kinds share (case fields, failure text, file lists).
+ * The vector format is conformance/vectors/crypto/FORMAT.md. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vectors.h"
+#include "vectors_int.h"
+
+void vt_conform_detail_vadd(vt_conform_detail *d, const char *fmt, va_list ap)
+{
+    size_t cap = sizeof d->text;
+    if (d->len + 5 >= cap)
+        return; /* already full and marked */
+    if (d->len > 0)
+        d->len += (size_t)snprintf(d->text + d->len, cap - d->len, "; ");
+    int n = vsnprintf(d->text + d->len, cap - d->len, fmt, ap);
+    if (n < 0 || d->len + (size_t)n >= cap - 4) {
+        d->len = cap - 4;
+        memcpy(d->text + d->len, "...", 4);
+        d->len = cap - 1;
+        return;
+    }
+    d->len += (size_t)n;
+}
+
+void vt_conform_detail_reset(vt_conform_detail *d)
+{
+    d->len = 0;
+    d->text[0] = '\0';
+}
+
+void vt_conform_case_fill(vt_conform_case *c, const char *file, json_t *t)
+{
+    memset(c, 0, sizeof *c);
+    c->file = file;
+    c->comment = "";
+    c->result = VT_CONFORM_PASS;
+    if (t == NULL) {
+        c->comment = "(the file itself)";
+        return;
+    }
+    c->tc_id = (long long)json_integer_value(json_object_get(t, "tcId"));
+    c->id = json_string_value(json_object_get(t, "id"));
+    const char *comment = json_string_value(json_object_get(t, "comment"));
+    if (comment != NULL)
+        c->comment = comment;
+    c->expected = json_string_value(json_object_get(t, "result"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(t, "requirements"), i, r)
+    {
+        const char *s = json_string_value(r);
+        if (s != NULL && c->n_requirements < VT_CONFORM_MAX_REQS)
+            c->requirements[c->n_requirements++] = s;
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int vt_conform_list_json(const char *dir, char ***names, size_t *n)
+{
+    DIR *d = opendir(dir);
+    char **v = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t l = strlen(e->d_name);
+        /* *.json except the schema files */
+        if (l <= 5 || strcmp(e->d_name + l - 5, ".json") != 0 ||
+            strstr(e->d_name, "schema") != NULL)
+            continue;
+        if (len == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            char **nv = realloc(v, ncap * sizeof *nv);
+            if (nv == NULL)
+                goto out;
+            v = nv;
+            cap = ncap;
+        }
+        if ((v[len] = strdup(e->d_name)) == NULL)
+            goto out;
+        len++;
+    }
+    if (len > 0)
+        qsort(v, len, sizeof v[0], cmp_str);
+    *names = v;
+    *n = len;
+    v = NULL;
+    len = 0;
+    rc = 0;
+out:
+    vt_conform_names_free(v, len);
+    closedir(d);
+    return rc;
+}
+
+void vt_conform_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int vt_conform_vectors_run(const char *dir, vt_conform_case_fn fn, void *ud)
+{
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/crypto", dir);
+    int crypto = vt_conform_crypto_run(sub, fn, ud);
+    if (crypto < 0)
+        return -1;
+    snprintf(sub, sizeof sub, "%s/wire", dir);
+    int wire = vt_conform_wire_run(sub, fn, ud);
+    if (wire < 0)
+        return -1;
+    return crypto + wire;
+}
