@@ -148,7 +148,9 @@ void vt_srv_handle_register(vt_srv_conn *conn, vt_srv_call *call,
     authenticate(conn, acct, 1, req->username);
     if (err == VT_OK)
         err = vtd_issue_token(conn, token, &exp);
-    if (!vtd_op_end(call, err == VT_OK))
+    if (!vtd_op_end(call, err == VT_OK) || err != VT_OK)
+        vt_wipe(token, sizeof token); /* issued, perhaps, but not kept */
+    if (call->replied)
         return;
     if (err == VT_ERR_ALREADY_EXISTS) {
         vtd_reply_error(call, VT_ERR_ALREADY_EXISTS, "username is taken");
@@ -236,7 +238,9 @@ void vt_srv_handle_login(vt_srv_conn *conn, vt_srv_call *call,
     authenticate(conn, acct, req->device_id, req->username);
     if (err == VT_OK)
         err = vtd_issue_token(conn, token, &exp);
-    if (!vtd_op_end(call, err == VT_OK))
+    if (!vtd_op_end(call, err == VT_OK) || err != VT_OK)
+        vt_wipe(token, sizeof token); /* issued, perhaps, but not kept */
+    if (call->replied)
         return;
     if (err != VT_OK) {
         vtd_reply_internal(call, "login", err);
@@ -275,7 +279,9 @@ void vt_srv_handle_resume(vt_srv_conn *conn, vt_srv_call *call,
         uint64_t exp = 0;
         authenticate(conn, acct, cl.dev, cl.sub);
         vt_err err = vtd_issue_token(conn, token, &exp);
-        if (!vtd_op_end(call, err == VT_OK))
+        if (!vtd_op_end(call, err == VT_OK) || err != VT_OK)
+            vt_wipe(token, sizeof token); /* issued, perhaps, but not kept */
+        if (call->replied)
             return;
         if (err != VT_OK) {
             vtd_reply_internal(call, "resume", err);

@@ -41,7 +41,10 @@ typedef struct vtd_out {
 } vtd_out;
 
 #define VTD_INFLIGHT_CAP (VT_MAX_INFLIGHT_REQUESTS + 1)
-#define VTD_OUT_MAX_BYTES (8u * 1024u * 1024u) /* a reader this slow is cut off */
+/* A reader this slow is cut off: room for a full push window of the
+ * largest messages (64 x 16 KiB) and the responses, bounded per connection
+ * whatever a client that never reads sends. */
+#define VTD_OUT_MAX_BYTES (2u * 1024u * 1024u)
 #define VTD_PURPOSES 4
 #define VTD_PENDING_EVENTS 8 /* ChallengePurpose values */
 
@@ -206,8 +209,8 @@ bool vtd_op_end(vt_srv_call *call, bool keep);
  * fills |token| (VT_MAX_TOKEN_LEN + 1 bytes) and its exp. */
 vt_err vtd_issue_token(vt_srv_conn *c, char *token, uint64_t *exp);
 /* Ends the live connection of every device of |acct| (when |device_id| is
- * 0) or of that one device, with |reason|; |except| keeps its own
- * connection for the caller to end after its reply. */
+ * 0) or of that one device, with |reason|. Called after the reply, so
+ * the caller's own connection sends the reply first (AUTH-86, AUTH-92). */
 void vtd_end_device_sessions(vtd_server *srv, vtd_account_id acct, uint32_t device_id,
                              int reason);
 /* AUTH-31 to AUTH-34: whether |nonce| is the connection's live, unexpired
