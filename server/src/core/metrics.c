@@ -321,6 +321,14 @@ static const char *rpc_name(size_t r)
     return r < VT_RPC_COUNT && r < vt_rpc_count ? vt_rpcs[r].method : "unknown";
 }
 
+/* A family of one unlabelled sample. */
+static void scalar(buf *b, const char *name, const char *type, const char *help,
+                   uint64_t value)
+{
+    family(b, name, type, help);
+    put(b, "%s %" PRIu64 "\n", name, value);
+}
+
 vt_err vtd_metrics_render(const vtd_metrics *m, char **out, size_t *len)
 {
     if (m == NULL || out == NULL || len == NULL)
@@ -377,19 +385,15 @@ vt_err vtd_metrics_render(const vtd_metrics *m, char **out, size_t *len)
                  NBOUNDS(RPC_LE), true);
     }
 
-    family(&b, "ventra_messages_stored_total", "counter",
-           "Messages accepted into device queues (one per destination device).");
-    put(&b, "ventra_messages_stored_total %" PRIu64 "\n", get(&m->stored));
-    family(&b, "ventra_messages_delivered_total", "counter",
-           "Queued messages pushed to devices.");
-    put(&b, "ventra_messages_delivered_total %" PRIu64 "\n", get(&m->delivered));
-    family(&b, "ventra_messages_acked_total", "counter",
-           "Queued messages acknowledged and deleted.");
-    put(&b, "ventra_messages_acked_total %" PRIu64 "\n", get(&m->acked));
-
-    family(&b, "ventra_queue_depth", "gauge",
-           "Messages queued for all devices together.");
-    put(&b, "ventra_queue_depth %" PRIu64 "\n", get(&m->queue_depth));
+    scalar(&b, "ventra_messages_stored_total", "counter",
+           "Messages accepted into device queues (one per destination device).",
+           get(&m->stored));
+    scalar(&b, "ventra_messages_delivered_total", "counter",
+           "Queued messages pushed to devices.", get(&m->delivered));
+    scalar(&b, "ventra_messages_acked_total", "counter",
+           "Queued messages acknowledged and deleted.", get(&m->acked));
+    scalar(&b, "ventra_queue_depth", "gauge", "Messages queued for all devices together.",
+           get(&m->queue_depth));
 
     family(&b, "ventra_store_batch_ops", "histogram",
            "Operations per store transaction.");
