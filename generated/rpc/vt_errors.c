@@ -65,6 +65,8 @@ const char *vt_err_name(vt_err err)
         return "ERROR_STATE";
     case VT_ERR_CONFIG:
         return "ERROR_CONFIG";
+    case VT_ERR_BAD_PASSPHRASE:
+        return "ERROR_BAD_PASSPHRASE";
     }
     return NULL;
 }
@@ -130,6 +132,8 @@ const char *vt_err_message(vt_err err)
         return "The operation is not valid in the current state.";
     case VT_ERR_CONFIG:
         return "The configuration is invalid.";
+    case VT_ERR_BAD_PASSPHRASE:
+        return "A local store could not be opened with the key given (wrong passphrase).";
     }
     return NULL;
 }

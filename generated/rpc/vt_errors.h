@@ -70,6 +70,8 @@ typedef enum vt_err {
     VT_ERR_STATE = 105,
     /* The configuration is invalid. */
     VT_ERR_CONFIG = 106,
+    /* A local store could not be opened with the key given (wrong passphrase). */
+    VT_ERR_BAD_PASSPHRASE = 107,
 } vt_err;
 
 /* The first local (never on the wire) value. */

@@ -1373,19 +1373,19 @@ const vt_requirement vt_requirements[] = {
      "the connection MAY be answered with `ERROR_UNAUTHENTICATED` even if it "
      "is answered later; a client MUST wait for the authenticating response "
      "before it sends a non-public RPC."},
-    {"WIRE-60", VT_REQ_MUST, "spec/wire.md", 411u,
+    {"WIRE-60", VT_REQ_MUST, "spec/wire.md", 412u,
      "A server MUST answer a request in which a field exceeds its bound in the "
      "table above with `ERROR_TOO_LARGE`, and MUST accept every request whose "
      "fields are within their bounds as far as bounds go. A server MUST NOT "
      "send a message in which a field exceeds its bound."},
-    {"WIRE-61", VT_REQ_MUST, "spec/wire.md", 416u,
+    {"WIRE-61", VT_REQ_MUST, "spec/wire.md", 417u,
      "A string field MUST hold well-formed UTF-8 (RFC 3629) without U+0000, "
      "as proto3 requires; a frame in which one does not is not a valid encoding "
      "of `Frame`, and a server MUST answer it as **WIRE-23** says (`ERROR_MALFORMED_FRAME`, "
      "id 0). Likewise a `uint32` or `bool` value that does not fit in 32 bits, "
      "and an enum value outside 0 to 2^31 - 1 (no Ventra enum has negative values), "
      "make the frame malformed."},
-    {"WIRE-62", VT_REQ_MUST, "spec/wire.md", 423u,
+    {"WIRE-62", VT_REQ_MUST, "spec/wire.md", 424u,
      "A server MUST fill `GetServerInfoResponse.limits` with the limits it enforces. "
      "For `max_frame_size`, `max_content_size`, `max_devices_per_account`, `max_prekeys_per_uplo"
      "ad` and `max_group_members` it MUST advertise exactly the values of the "
@@ -1393,33 +1393,33 @@ const vt_requirement vt_requirements[] = {
      "`max_inflight_requests` and `max_queue_depth` it MUST advertise at least "
      "`PUSH_WINDOW`, `MAX_INFLIGHT_REQUESTS` and `MAX_QUEUE_DEPTH` and MAY advertise "
      "more. A client MUST stay within the advertised values."},
-    {"WIRE-70", VT_REQ_MUST, "spec/wire.md", 438u,
+    {"WIRE-70", VT_REQ_MUST, "spec/wire.md", 439u,
      "A server that refuses a request for a rate limit MUST answer `ERROR_RATE_LIMITED` "
      "with `retry_after_ms` set to at least 1 and to no less than the time after "
      "which the same request would find a token, and MUST NOT execute the request. "
      "A client MUST NOT send a request that was refused for a rate limit again "
      "before `retry_after_ms` has passed."},
-    {"WIRE-71", VT_REQ_MUST, "spec/wire.md", 444u,
+    {"WIRE-71", VT_REQ_MUST, "spec/wire.md", 445u,
      "A server's limit on requests of all kinds per connection MUST NOT refuse "
      "a connection that sends no more than 100 requests in any one second and "
      "no more than 20 per second averaged over any 10 seconds, and its limit "
      "on Send per account MUST NOT refuse an account whose devices together "
      "send no more than 20 per second averaged over any 10 seconds. Limits on "
      "particular RPCs (the other rows of the table below) may be lower."},
-    {"WIRE-72", VT_REQ_SHOULD, "spec/wire.md", 451u,
+    {"WIRE-72", VT_REQ_SHOULD, "spec/wire.md", 452u,
      "A server SHOULD apply at least the limits below, with the rates shown "
      "as RECOMMENDED defaults, and SHOULD let its operator change or disable "
      "each of them (a conformance run from one address needs the per-address "
      "and per-account limits other than sends raised)."},
-    {"WIRE-73", VT_REQ_MAY, "spec/wire.md", 468u,
+    {"WIRE-73", VT_REQ_MAY, "spec/wire.md", 469u,
      "A server MAY close with code 1008 a connection that keeps sending requests "
      "its rate limits refuse, once it has refused `MAX_CONSECUTIVE_ERRORS` of "
      "them in a row."},
-    {"WIRE-80", VT_REQ_MUST, "spec/wire.md", 513u,
+    {"WIRE-80", VT_REQ_MUST, "spec/wire.md", 514u,
      "A server MUST implement every RPC of the table above and MUST answer each "
      "successful call with the response type of the table, in the `Response.body` "
      "member of the same method id."},
-    {"WIRE-81", VT_REQ_MUST, "spec/wire.md", 517u,
+    {"WIRE-81", VT_REQ_MUST, "spec/wire.md", 518u,
      "For each RPC below, a server MUST make the checks of its table in the "
      "order given, after the general checks of section 2.3, and answer the error "
      "of the first that fails; a request that passes them all succeeds with "
@@ -1427,35 +1427,35 @@ const vt_requirement vt_requirements[] = {
      "connection was lost before the response arrived; before it resends a non-idempotent "
      "one it SHOULD read the state that RPC changes (ListDevices, GetPrekeyCount, "
      "ListGroups)."},
-    {"WIRE-100", VT_REQ_MUST, "spec/wire.md", 537u,
+    {"WIRE-100", VT_REQ_MUST, "spec/wire.md", 538u,
      "A server MUST answer GetServerInfo with its Ed25519 public key in `server_key`, "
      "`PROTOCOL_NAME` in `protocol`, and `limits` as **WIRE-62** says; the key "
      "MUST be the same on every connection until the operator replaces it."},
-    {"WIRE-110", VT_REQ_MUST, "spec/wire.md", 547u,
+    {"WIRE-110", VT_REQ_MUST, "spec/wire.md", 548u,
      "A server MUST answer Ping with the request's `nonce` unchanged and its "
      "current time in `server_time_ms`."},
-    {"WIRE-120", VT_REQ_MUST, "spec/wire.md", 560u,
+    {"WIRE-120", VT_REQ_MUST, "spec/wire.md", 561u,
      "A server MUST answer a successful GetChallenge with `CHALLENGE_NONCE_LEN` "
      "fresh random bytes in `nonce` and `CHALLENGE_TTL_S` in `expires_in_s`. "
      "The nonce is bound to this connection and this purpose; a new GetChallenge "
      "for the same purpose on the same connection MUST invalidate the nonce "
      "issued before it for that purpose."},
-    {"WIRE-130", VT_REQ_MUST, "spec/wire.md", 587u,
+    {"WIRE-130", VT_REQ_MUST, "spec/wire.md", 588u,
      "On success a server MUST create the account with device 1 active, authenticate "
      "the connection as (`username`, 1), and answer with `device_id` 1, a session "
      "token and its expiry ([auth.md](auth.md), Tokens). Device names may be "
      "empty."},
-    {"WIRE-140", VT_REQ_MUST, "spec/wire.md", 611u,
+    {"WIRE-140", VT_REQ_MUST, "spec/wire.md", 612u,
      "On success a server MUST authenticate the connection as (`username`, `device_id`), "
      "make a pending device active, and answer with a session token and its "
      "expiry. If another connection is authenticated as the same device, the "
      "server MUST end that one (`SessionEndedEvent` with reason `REPLACED`, "
      "close 4001, **WIRE-9**)."},
-    {"WIRE-150", VT_REQ_MUST, "spec/wire.md", 628u,
+    {"WIRE-150", VT_REQ_MUST, "spec/wire.md", 629u,
      "On success a server MUST authenticate the connection as the account and "
      "device the token names, answer them with a fresh token and its expiry, "
      "and end any other connection of the device as **WIRE-140** says."},
-    {"WIRE-200", VT_REQ_MUST, "spec/wire.md", 645u,
+    {"WIRE-200", VT_REQ_MUST, "spec/wire.md", 646u,
      "On success a server MUST create a pending device with the next device "
      "id of the account (ids start at 1, increase, and are never reused) and "
      "answer its id and `expires_at` (now + `LINK_TTL_S`). When a pending device "
@@ -1463,7 +1463,7 @@ const vt_requirement vt_requirements[] = {
      "device's id and `expires_at` unchanged and create nothing, so a retried "
      "AddDevice does not create a second device. A pending device is not listed "
      "by ListDevices and is no destination of Send until it becomes active."},
-    {"WIRE-210", VT_REQ_MUST, "spec/wire.md", 663u,
+    {"WIRE-210", VT_REQ_MUST, "spec/wire.md", 664u,
      "On success a server MUST delete the device with its queue, its prekeys "
      "and the validity of its tokens, answer the request, and then end the device's "
      "connection, if any (`SessionEndedEvent` with reason `DEVICE_REMOVED`, "
@@ -1471,46 +1471,46 @@ const vt_requirement vt_requirements[] = {
      "Removing a device that was already removed, or a pending device whose "
      "approval lapsed, MUST succeed and change nothing. An account is removed "
      "with DeleteAccount, never by removing its last device."},
-    {"WIRE-220", VT_REQ_MUST, "spec/wire.md", 680u,
+    {"WIRE-220", VT_REQ_MUST, "spec/wire.md", 681u,
      "A server MUST answer ListDevices with one `DeviceInfo` per active device "
      "of the account, in increasing device id, and no pending or removed device. "
      "It MUST fill `name` and `created_at` only when the account is the caller's "
      "own, and leave them empty and 0 otherwise."},
-    {"WIRE-230", VT_REQ_MUST, "spec/wire.md", 697u,
+    {"WIRE-230", VT_REQ_MUST, "spec/wire.md", 698u,
      "On success a server MUST delete the account, all its devices, queues, "
      "prekeys and tokens, and its group memberships ([delivery.md](delivery.md)), "
      "answer the request, and then end every connection of the account (`SessionEndedEvent` "
      "with reason `ACCOUNT_DELETED`, close 4001), the calling connection included."},
-    {"WIRE-300", VT_REQ_MUST, "spec/wire.md", 717u,
+    {"WIRE-300", VT_REQ_MUST, "spec/wire.md", 718u,
      "On success a server MUST, all at once: replace the device's signed prekey "
      "and last-resort prekey with those present, add the one-time prekeys not "
      "yet stored (one whose id and key are already stored is skipped, so a retried "
      "upload adds nothing), and answer the number of one-time prekeys now stored."},
-    {"WIRE-310", VT_REQ_MUST, "spec/wire.md", 739u,
+    {"WIRE-310", VT_REQ_MUST, "spec/wire.md", 740u,
      "On success a server MUST answer one `PrekeyBundle` per requested device, "
      "in increasing device id, each with the device's identity key and current "
      "signed prekey, and either one one-time prekey or, when the device has "
      "none left, its last-resort prekey (never both). A one-time prekey MUST "
      "be handed out at most once: the server deletes it, durably, before it "
      "sends the response. When a check fails no prekey is consumed."},
-    {"WIRE-311", VT_REQ_MUST, "spec/wire.md", 746u,
+    {"WIRE-311", VT_REQ_MUST, "spec/wire.md", 747u,
      "When a FetchBundles takes a device's stock of one-time prekeys below `PREKEY_LOW_WATERMARK"
      "`, the server MUST push a `PrekeysLowEvent` to that device's connection "
      "if it has one."},
-    {"WIRE-320", VT_REQ_MUST, "spec/wire.md", 754u,
+    {"WIRE-320", VT_REQ_MUST, "spec/wire.md", 755u,
      "A server MUST answer GetPrekeyCount with the number of one-time prekeys "
      "stored for the calling device and whether a signed and a last-resort prekey "
      "are stored."},
-    {"WIRE-600", VT_REQ_MUST, "spec/wire.md", 800u,
+    {"WIRE-600", VT_REQ_MUST, "spec/wire.md", 801u,
      "After a connection authenticates, a server MUST push a `PrekeysLowEvent` "
      "on it if the device then has fewer than `PREKEY_LOW_WATERMARK` one-time "
      "prekeys stored (a device that never uploaded any has 0)."},
-    {"WIRE-601", VT_REQ_MUST, "spec/wire.md", 805u,
+    {"WIRE-601", VT_REQ_MUST, "spec/wire.md", 806u,
      "A server MUST send a `SessionEndedEvent` as the last frame before a close "
      "with code 4001, with the reason: `DEVICE_REMOVED` after RemoveDevice (**WIRE-210**), "
      "`ACCOUNT_DELETED` after DeleteAccount (**WIRE-230**), `REPLACED` when "
      "another connection authenticated as the same device (**WIRE-140**, **WIRE-150**)."},
-    {"WIRE-602", VT_REQ_SHOULD, "spec/wire.md", 811u,
+    {"WIRE-602", VT_REQ_SHOULD, "spec/wire.md", 812u,
      "Events are not queued: a server pushes `QueueDrainedEvent`, `PrekeysLowEvent`, "
      "`GroupChangedEvent` and `SessionEndedEvent` only to connections that exist "
      "when they occur, and a device that was offline learns the state by GetPrekeyCount, "

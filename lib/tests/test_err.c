@@ -72,6 +72,8 @@ static const expected codes[] = {
     {VT_ERR_STATE, 105, "ERROR_STATE", "The operation is not valid in the current state.",
      false},
     {VT_ERR_CONFIG, 106, "ERROR_CONFIG", "The configuration is invalid.", false},
+    {VT_ERR_BAD_PASSPHRASE, 107, "ERROR_BAD_PASSPHRASE",
+     "A local store could not be opened with the key given (wrong passphrase).", false},
 };
 
 #define N_CODES (sizeof(codes) / sizeof(codes[0]))
@@ -143,7 +145,7 @@ static void test_table_is_complete(void **state)
 static void test_unknown_values(void **state)
 {
     (void)state;
-    const int unknown[] = {22, 99, 107, -1, 1000, INT32_MAX};
+    const int unknown[] = {22, 99, 108, -1, 1000, INT32_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         vt_err e = (vt_err)unknown[i];
         assert_null(vt_err_name(e));

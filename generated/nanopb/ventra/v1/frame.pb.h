@@ -73,7 +73,9 @@ typedef enum _ventra_v1_ErrorCode {
     /* The operation is not valid in the current state. */
     ventra_v1_ErrorCode_ERROR_STATE = 105,
     /* The configuration is invalid. */
-    ventra_v1_ErrorCode_ERROR_CONFIG = 106
+    ventra_v1_ErrorCode_ERROR_CONFIG = 106,
+    /* A local store could not be opened with the key given (wrong passphrase). */
+    ventra_v1_ErrorCode_ERROR_BAD_PASSPHRASE = 107
 } ventra_v1_ErrorCode;
 
 /* Struct definitions */
@@ -250,8 +252,8 @@ extern "C" {
 
 /* Helper constants for enums */
 #define _ventra_v1_ErrorCode_MIN ventra_v1_ErrorCode_ERROR_OK
-#define _ventra_v1_ErrorCode_MAX ventra_v1_ErrorCode_ERROR_CONFIG
-#define _ventra_v1_ErrorCode_ARRAYSIZE ((ventra_v1_ErrorCode)(ventra_v1_ErrorCode_ERROR_CONFIG+1))
+#define _ventra_v1_ErrorCode_MAX ventra_v1_ErrorCode_ERROR_BAD_PASSPHRASE
+#define _ventra_v1_ErrorCode_ARRAYSIZE ((ventra_v1_ErrorCode)(ventra_v1_ErrorCode_ERROR_BAD_PASSPHRASE+1))
 
 
 

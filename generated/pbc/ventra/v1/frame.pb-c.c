@@ -1217,7 +1217,7 @@ const ProtobufCMessageDescriptor ventra__v1__stale_devices__descriptor =
   (ProtobufCMessageInit) ventra__v1__stale_devices__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ventra__v1__error_code__enum_values_by_number[29] =
+static const ProtobufCEnumValue ventra__v1__error_code__enum_values_by_number[30] =
 {
   { "ERROR_OK", "VENTRA__V1__ERROR_CODE__ERROR_OK", 0 },
   { "ERROR_MALFORMED_FRAME", "VENTRA__V1__ERROR_CODE__ERROR_MALFORMED_FRAME", 1 },
@@ -1248,14 +1248,16 @@ static const ProtobufCEnumValue ventra__v1__error_code__enum_values_by_number[29
   { "ERROR_IO", "VENTRA__V1__ERROR_CODE__ERROR_IO", 104 },
   { "ERROR_STATE", "VENTRA__V1__ERROR_CODE__ERROR_STATE", 105 },
   { "ERROR_CONFIG", "VENTRA__V1__ERROR_CODE__ERROR_CONFIG", 106 },
+  { "ERROR_BAD_PASSPHRASE", "VENTRA__V1__ERROR_CODE__ERROR_BAD_PASSPHRASE", 107 },
 };
 static const ProtobufCIntRange ventra__v1__error_code__value_ranges[] = {
-{0, 0},{100, 22},{0, 29}
+{0, 0},{100, 22},{0, 30}
 };
-static const ProtobufCEnumValueIndex ventra__v1__error_code__enum_values_by_name[29] =
+static const ProtobufCEnumValueIndex ventra__v1__error_code__enum_values_by_name[30] =
 {
   { "ERROR_ALREADY_EXISTS", 12 },
   { "ERROR_BAD_CHALLENGE", 9 },
+  { "ERROR_BAD_PASSPHRASE", 29 },
   { "ERROR_BAD_SIGNATURE", 8 },
   { "ERROR_BAD_TOKEN", 10 },
   { "ERROR_BUFFER_TOO_SMALL", 23 },
@@ -1291,9 +1293,9 @@ const ProtobufCEnumDescriptor ventra__v1__error_code__descriptor =
   "ErrorCode",
   "Ventra__V1__ErrorCode",
   "ventra.v1",
-  29,
+  30,
   ventra__v1__error_code__enum_values_by_number,
-  29,
+  30,
   ventra__v1__error_code__enum_values_by_name,
   2,
   ventra__v1__error_code__value_ranges,

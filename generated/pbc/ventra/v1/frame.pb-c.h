@@ -148,7 +148,11 @@ typedef enum _Ventra__V1__ErrorCode {
   /*
    * The configuration is invalid.
    */
-  VENTRA__V1__ERROR_CODE__ERROR_CONFIG = 106
+  VENTRA__V1__ERROR_CODE__ERROR_CONFIG = 106,
+  /*
+   * A local store could not be opened with the key given (wrong passphrase).
+   */
+  VENTRA__V1__ERROR_CODE__ERROR_BAD_PASSPHRASE = 107
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(VENTRA__V1__ERROR_CODE)
 } Ventra__V1__ErrorCode;
 
