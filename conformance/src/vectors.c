@@ -1,9 +1,11 @@
-/* The vector runner's driver: walks conformance/vectors/{crypto,wire} and
- * the helpers both kinds share (case fields, failure text, file lists).
+/* The vector runner's driver: walks conformance/vectors/{crypto,wire,state}
+ * and the helpers the kinds share (case fields, failure text, file lists).
  * The vector format is conformance/vectors/crypto/FORMAT.md. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,14 @@ void vt_conform_detail_vadd(vt_conform_detail *d, const char *fmt, va_list ap)
         return;
     }
     d->len += (size_t)n;
+}
+
+void vt_conform_detail_add(vt_conform_detail *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vt_conform_detail_vadd(d, fmt, ap);
+    va_end(ap);
 }
 
 void vt_conform_detail_reset(vt_conform_detail *d)
@@ -111,6 +121,75 @@ void vt_conform_names_free(char **names, size_t n)
     free(names);
 }
 
+/* Reports |c| as failed when |d| holds any disagreement. */
+static int report(vt_conform_case *c, vt_conform_detail *d, vt_conform_case_fn fn,
+                  void *ud)
+{
+    bool failed = d->len > 0;
+    c->result = failed ? VT_CONFORM_FAIL : VT_CONFORM_PASS;
+    c->detail = failed ? d->text : NULL;
+    fn(c, ud);
+    vt_conform_detail_reset(d);
+    return failed ? 1 : 0;
+}
+
+static int run_file(const char *path, const char *label, vt_conform_test_fn run,
+                    vt_conform_case_fn fn, void *ud)
+{
+    static vt_conform_detail d;
+    vt_conform_case c;
+    json_error_t jerr;
+    int failed = 0;
+    vt_conform_detail_reset(&d);
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (root == NULL) {
+        vt_conform_case_fill(&c, label, NULL);
+        vt_conform_detail_add(&d, "does not parse: %s (line %d)", jerr.text, jerr.line);
+        return report(&c, &d, fn, ud);
+    }
+    json_t *g;
+    size_t gi, n = 0;
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g)
+    {
+        json_t *t;
+        size_t ti;
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
+            vt_conform_case_fill(&c, label, t);
+            run(&d, g, t);
+            n++;
+            failed += report(&c, &d, fn, ud);
+        }
+    }
+    json_int_t declared = json_integer_value(json_object_get(root, "numberOfTests"));
+    if ((json_int_t)n != declared) {
+        vt_conform_case_fill(&c, label, NULL);
+        vt_conform_detail_add(&d, "ran %zu tests, numberOfTests says %lld", n,
+                              (long long)declared);
+        failed += report(&c, &d, fn, ud);
+    }
+    json_decref(root);
+    return failed;
+}
+
+int vt_conform_kind_run(const char *dir, const char *kind, vt_conform_test_fn run,
+                        vt_conform_case_fn fn, void *ud)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int failed = 0;
+    if (vt_conform_list_json(dir, &names, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096], label[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(label, sizeof label, "%s/%s", kind, names[i]);
+        failed += run_file(path, label, run, fn, ud);
+    }
+    vt_conform_names_free(names, n);
+    return failed;
+}
+
 int vt_conform_vectors_run(const char *dir, vt_conform_case_fn fn, void *ud)
 {
     char sub[4096];
@@ -122,5 +201,13 @@ int vt_conform_vectors_run(const char *dir, vt_conform_case_fn fn, void *ud)
     int wire = vt_conform_wire_run(sub, fn, ud);
     if (wire < 0)
         return -1;
-    return crypto + wire;
+    snprintf(sub, sizeof sub, "%s/state", dir);
+    int state = vt_conform_state_run(sub, fn, ud);
+    if (state < 0)
+        return -1;
+    snprintf(sub, sizeof sub, "%s/schema", dir);
+    int schema = vt_conform_schema_run(sub, fn, ud);
+    if (schema < 0)
+        return -1;
+    return crypto + wire + state + schema;
 }

@@ -1,6 +1,7 @@
 /* The recorded conformance vectors run through libventra: every case of the
- * JSON files under conformance/vectors/crypto (spec/crypto.md, spec/auth.md)
- * and conformance/vectors/wire (spec/wire.md), one result per case. Used by
+ * JSON files under conformance/vectors/crypto (spec/crypto.md, spec/auth.md),
+ * conformance/vectors/wire (spec/wire.md) and conformance/vectors/state (the
+ * traces of the machines of spec/state/), one result per case. Used by
  * `ventra-conform vectors` and by the cmocka tests of conformance/tests. */
 #ifndef VT_CONFORM_VECTORS_H
 #define VT_CONFORM_VECTORS_H
@@ -31,19 +32,28 @@ typedef struct vt_conform_case {
 
 typedef void (*vt_conform_case_fn)(const vt_conform_case *c, void *ud);
 
-/* Runs every *.json vector file of |dir|/crypto and then |dir|/wire, files
- * in name order, and calls |fn| (with |ud|) once per case. The wire checks
- * run protoc (PROTOC, default "protoc") with -Ischemas, so the working
- * directory must be the source root. Returns the number of failed cases, or
- * -1 when |dir|/crypto or |dir|/wire cannot be read. */
+/* Runs every *.json vector file of |dir|/crypto, then |dir|/wire, then
+ * |dir|/state, files in name order, and calls |fn| (with |ud|) once per
+ * case. The wire checks run protoc (PROTOC, default "protoc") with
+ * -Ischemas, so the working directory must be the source root. Returns the
+ * number of failed cases, or -1 when one of the three folders cannot be
+ * read. */
 int vt_conform_vectors_run(const char *dir, vt_conform_case_fn fn, void *ud)
     __attribute__((warn_unused_result));
 
-/* The same for one kind: |dir| holds the crypto (resp. wire) *.json files;
- * the |file| reported is "crypto/<name>" (resp. "wire/<name>"). */
+/* The same for one kind: |dir| holds the crypto (resp. wire, state) *.json
+ * files; the |file| reported is "crypto/<name>" (resp. "wire/<name>",
+ * "state/<name>"). The state traces replay on the generated tables of
+ * generated/state (vectors/state/FORMAT.md). */
 int vt_conform_crypto_run(const char *dir, vt_conform_case_fn fn, void *ud)
     __attribute__((warn_unused_result));
 int vt_conform_wire_run(const char *dir, vt_conform_case_fn fn, void *ud)
+    __attribute__((warn_unused_result));
+int vt_conform_state_run(const char *dir, vt_conform_case_fn fn, void *ud)
+    __attribute__((warn_unused_result));
+/* The schema lock (vectors/schema, SPEC-2): every released field and enum
+ * value is still in the schema this build was generated from. */
+int vt_conform_schema_run(const char *dir, vt_conform_case_fn fn, void *ud)
     __attribute__((warn_unused_result));
 
 #endif

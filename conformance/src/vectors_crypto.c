@@ -34,8 +34,7 @@
 /* ---- reporting --------------------------------------------------------- */
 
 /* The disagreements of the case being run, "; "-separated. */
-static int failures;
-static vt_conform_detail detail;
+static vt_conform_detail *detail;
 
 static void mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -43,9 +42,8 @@ static void mismatch(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vt_conform_detail_vadd(&detail, fmt, ap);
+    vt_conform_detail_vadd(detail, fmt, ap);
     va_end(ap);
-    failures++;
 }
 
 /* ---- JSON helpers ------------------------------------------------------ */
@@ -986,72 +984,21 @@ static const kind *find_kind(const char *type)
     return NULL;
 }
 
-/* Reports the case |c| with the failures gathered since |before|. */
-static int report(vt_conform_case *c, int before, vt_conform_case_fn fn, void *ud)
+static void run_test(vt_conform_detail *d, json_t *group, json_t *t)
 {
-    bool failed = failures != before;
-    c->result = failed ? VT_CONFORM_FAIL : VT_CONFORM_PASS;
-    c->detail = failed ? detail.text : NULL;
-    fn(c, ud);
-    vt_conform_detail_reset(&detail);
-    return failed ? 1 : 0;
-}
-
-static int run_file(const char *path, const char *label, vt_conform_case_fn fn, void *ud)
-{
-    vt_conform_case c;
-    json_error_t jerr;
-    int failed = 0, before = failures;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (root == NULL) {
-        vt_conform_case_fill(&c, label, NULL);
-        mismatch("does not parse: %s (line %d)", jerr.text, jerr.line);
-        return report(&c, before, fn, ud);
-    }
-    json_t *groups = json_object_get(root, "testGroups"), *g;
-    size_t gi, n = 0;
-    json_array_foreach(groups, gi, g)
-    {
-        const char *type = json_string_value(json_object_get(g, "type"));
-        const kind *k = find_kind(type);
-        json_t *t;
-        size_t ti;
-        json_array_foreach(json_object_get(g, "tests"), ti, t)
-        {
-            vt_conform_case_fill(&c, label, t);
-            before = failures;
-            if (k == NULL)
-                mismatch("unknown test type %s", type ? type : "(none)");
-            else
-                k->run(t);
-            n++;
-            failed += report(&c, before, fn, ud);
-        }
-    }
-    if ((json_int_t)n != json_integer_value(json_object_get(root, "numberOfTests"))) {
-        vt_conform_case_fill(&c, label, NULL);
-        before = failures;
-        mismatch("ran %zu tests, numberOfTests says %lld", n,
-                 (long long)json_integer_value(json_object_get(root, "numberOfTests")));
-        failed += report(&c, before, fn, ud);
-    }
-    json_decref(root);
-    return failed;
+    const char *type = json_string_value(json_object_get(group, "type"));
+    const kind *k = find_kind(type);
+    detail = d;
+    if (k == NULL)
+        mismatch("unknown test type %s", type ? type : "(none)");
+    else
+        k->run(t);
+    detail = NULL;
 }
 
 int vt_conform_crypto_run(const char *dir, vt_conform_case_fn fn, void *ud)
 {
-    char **names = NULL;
-    size_t n = 0;
-    int failed = 0;
-    if (vt_crypto_init() != VT_OK || vt_conform_list_json(dir, &names, &n) != 0)
+    if (vt_crypto_init() != VT_OK)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096], label[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        snprintf(label, sizeof label, "crypto/%s", names[i]);
-        failed += run_file(path, label, fn, ud);
-    }
-    vt_conform_names_free(names, n);
-    return failed;
+    return vt_conform_kind_run(dir, "crypto", run_test, fn, ud);
 }

@@ -1,5 +1,5 @@
 /* Private helpers shared by the vector runners (vectors.c, vectors_crypto.c,
- * vectors_wire.c) and the wire test's nanopb collector checks. */
+ * vectors_wire.c, vectors_state.c) and the wire test's nanopb collector checks. */
 #ifndef VT_CONFORM_VECTORS_INT_H
 #define VT_CONFORM_VECTORS_INT_H
 
@@ -21,7 +21,21 @@ typedef struct vt_conform_detail {
 
 void vt_conform_detail_vadd(vt_conform_detail *d, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+void vt_conform_detail_add(vt_conform_detail *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void vt_conform_detail_reset(vt_conform_detail *d);
+
+/* Runs one test of a kind (|group| is its test group): every disagreement
+ * goes into |d|; the case fails when |d| is not empty afterwards. */
+typedef void (*vt_conform_test_fn)(vt_conform_detail *d, json_t *group, json_t *test);
+
+/* The Wycheproof-envelope walk the kinds share: every *.json of |dir| in
+ * name order (cases labelled "<kind>/<file>"), every test of every group
+ * through |run|, a file-level case when a file does not parse or its
+ * numberOfTests is wrong. Returns the number of failed cases, -1 when
+ * |dir| cannot be read. */
+int vt_conform_kind_run(const char *dir, const char *kind, vt_conform_test_fn run,
+                        vt_conform_case_fn fn, void *ud);
 
 /* Fills |c| with |file| and the id, tcId, comment, result and requirements
  * of the test |t| (NULL: a file-level case); result PASS, detail NULL. */
