@@ -1,8 +1,9 @@
 /* ventra-conform: the conformance suite's command line. It prints the
  * protocol catalogue an implementer works through (the RPCs, events and
  * error codes of spec/wire.md, the requirement index of spec/), which
- * requirements the recorded vectors test, and runs those vectors through
- * libventra case by case (vectors.h). */
+ * requirements the recorded vectors test, runs those vectors through
+ * libventra case by case (vectors.h), and runs the live cases against a
+ * server over the wire (conformance/live/live.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <jansson.h>
 
+#include "live_int.h"
 #include "vectors.h"
 #include "ventra/err.h"
 #include "vt_requirements.h"
@@ -29,12 +31,16 @@ static const char usage[] =
     "  coverage [DIR]            which requirements the vectors under DIR test\n"
     "                            (default conformance/vectors); lists untested MUSTs\n"
     "  vectors [--json FILE] [DIR]\n"
-    "                            run every vector of DIR/crypto/*.json and\n"
-    "                            DIR/wire/*.json (default conformance/vectors)\n"
-    "                            through libventra: one line per case,\n"
+    "                            run every vector of DIR/crypto/*.json,\n"
+    "                            DIR/wire/*.json and DIR/state/*.json (default\n"
+    "                            conformance/vectors) through libventra: one\n"
+    "                            line per case,\n"
     "                            PASS|FAIL <file>#<tcId or id> <comment>, then a\n"
     "                            summary; --json FILE writes the results too.\n"
     "                            Run it from the source root (protoc -Ischemas).\n"
+    "  server --url ws://HOST:PORT [options]\n"
+    "                            drive a running server over the wire, case by\n"
+    "                            case (`ventra-conform server --help` for options)\n"
     "\n"
     "Exit status: 0 on success, 1 when a vector cites an unknown requirement\n"
     "or cannot be read, or (vectors) when any case fails, 2 on a usage error.\n";
@@ -172,7 +178,7 @@ static int print_coverage(const char *dir)
         fprintf(stderr, "ventra-conform: cannot read %s\n", dir);
         goto out;
     }
-    /* One level of kinds (wire/, crypto/), then the JSON files of each. */
+    /* One level of kinds (crypto/, wire/, state/), then the JSON files of each. */
     for (struct dirent *kind; (kind = readdir(top)) != NULL;) {
         char sub[4096];
         if (kind->d_name[0] == '.')
@@ -288,7 +294,8 @@ static int run_vectors(int argc, char **argv)
         goto out;
     int failed = vt_conform_vectors_run(dir, print_case, &run);
     if (failed < 0) {
-        fprintf(stderr, "ventra-conform: cannot read %s/crypto and %s/wire\n", dir, dir);
+        fprintf(stderr, "ventra-conform: cannot read %s/crypto, %s/wire or %s/state\n",
+                dir, dir, dir);
         goto out;
     }
     printf("%zu cases: %zu passed, %zu failed\n", run.passed + run.failed, run.passed,
@@ -326,6 +333,8 @@ int main(int argc, char **argv)
         return print_requirements(argc - 2, argv + 2);
     if (strcmp(cmd, "vectors") == 0)
         return run_vectors(argc - 2, argv + 2);
+    if (strcmp(cmd, "server") == 0)
+        return vcl_main(argc - 2, argv + 2);
     if (strcmp(cmd, "coverage") == 0 && argc <= 3)
         return print_coverage(argc == 3 ? argv[2] : "conformance/vectors");
     if (argc != 2) {

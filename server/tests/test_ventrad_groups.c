@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "vt_constants.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 

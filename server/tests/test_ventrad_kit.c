@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "ventra/crypto.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 static void test_log_and_key(void **state)
 {

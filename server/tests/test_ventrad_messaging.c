@@ -16,7 +16,7 @@
 
 #include "ventra/crypto.h"
 #include "vt_constants.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 

@@ -25,7 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "vt_constants.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 static const char *ventrad(void)
 {

@@ -17,7 +17,7 @@
 #include "ventra/crypto.h"
 #include "ventra/prekeys.h"
 #include "vt_constants.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "ventra/crypto.h"
-#include "vtc.h"
+#include "vtc_server.h"
 
 #define E(name) VENTRA__V1__ERROR_CODE__ERROR_##name
 #define P(name) VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_##name

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "ventra/crypto.h"
-#include "vtc.h"
+#include "vtc_server.h"
 #include "vtc_int.h"
 
 static void sleep_ms(int ms)
@@ -278,40 +278,22 @@ void vtc_server_cleanup(vtc_server *srv)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 void vtc_server_keypair(const vtc_server *srv, uint8_t pk[32], uint8_t sk[64])
 {
-    char path[300], hex[80];
-    uint8_t seed[32];
-    FILE *f;
-    size_t n, i;
+    char path[300];
 
     snprintf(path, sizeof path, "%s/server.key", srv->data_dir);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        vtc_fail("open %s: %s", path, strerror(errno));
-    n = fread(hex, 1, sizeof hex - 1, f);
-    fclose(f);
-    if (n < 64)
-        vtc_fail("%s: %zu bytes, want 64 hex digits", path, n);
-    for (i = 0; i < 32; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    vtc_keypair_from_file(path, pk, sk);
+}
 
-        if (hi < 0 || lo < 0)
-            vtc_fail("%s: not hex", path);
-        seed[i] = (uint8_t)(hi << 4 | lo);
-    }
-    if (vt_ed25519_keypair_from_seed(pk, sk, seed) != VT_OK)
-        vtc_fail("vt_ed25519_keypair_from_seed failed");
-    vt_wipe(seed, sizeof seed);
+char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
+                     uint64_t iat, uint64_t exp)
+{
+    uint8_t pk[32], sk[64];
+    char *tok;
+
+    vtc_server_keypair(srv, pk, sk);
+    tok = vtc_token_mint_key(pk, sk, username, device_id, iat, exp);
+    vt_wipe(sk, sizeof sk);
+    return tok;
 }

@@ -2,15 +2,12 @@
  * lists (spec/delivery.md section 3, DELIV-1), events waited for by kind,
  * and the fields of a delivered message checked as DELIV-1 says. */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#include "ventra/err.h"
 #include "vtc.h"
 #include "vtc_int.h"
 
@@ -22,7 +19,7 @@ void vtc_send_build(vtc_send_buf *b, const char *recipient, const uint32_t *r, s
 
     if (o == NULL)
         o = &none;
-    assert_true(nr <= 8 && ns <= 8);
+    VTC_ASSERT(nr <= 8 && ns <= 8);
     memset(b, 0, sizeof *b);
     ventra__v1__request__init(&b->req);
     ventra__v1__send_request__init(&b->send);
@@ -84,11 +81,19 @@ uint64_t vtc_expect_sent(Ventra__V1__Response *r, bool duplicate)
 {
     uint64_t t;
 
-    vtc_expect_body(r, VENTRA__V1__RESPONSE__BODY_SEND);
-    assert_int_equal(!!r->send->duplicate, duplicate);
+    if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_SEND) {
+        int code = vtc_error_code(r);
+
+        vtc_response_free(r);
+        vtc_fail("Send: expected a SendResponse, got code %d (%s)", code,
+                 code < 0 ? "no response" : vt_err_name((vt_err)code));
+    }
+    bool dup = r->send->duplicate;
+
     t = r->send->server_time_ms;
-    assert_true(t > 0);
-    vtc_response_free(r);
+    vtc_response_free(r); /* before any assertion, so that a failure leaks nothing */
+    VTC_ASSERT_INT(dup, duplicate);
+    VTC_ASSERT(t > 0);
     return t;
 }
 
@@ -118,7 +123,7 @@ Ventra__V1__Event *vtc_expect_message(vtc_device *d, int timeout_ms)
         vtc_wait_event(d->c, VENTRA__V1__EVENT__BODY_MESSAGE, timeout_ms);
 
     if (e == NULL)
-        fail_msg("%s/%u: no MessageEvent within %d ms", d->username, d->device_id,
+        vtc_fail("%s/%u: no MessageEvent within %d ms", d->username, d->device_id,
                  timeout_ms);
     return e;
 }
@@ -127,36 +132,39 @@ void vtc_check_message(const Ventra__V1__MessageEvent *m, const vtc_device *from
                        const char *recipient, const uint8_t *mid, const uint8_t *group_id,
                        const char *content, uint64_t time_ms)
 {
-    assert_true(m->seq >= 1);
-    assert_string_equal(m->sender, from->username);
-    assert_int_equal(m->sender_device, from->device_id);
-    assert_int_equal(m->message_id.len, 16);
-    assert_memory_equal(m->message_id.data, mid, 16);
-    assert_int_equal(m->type, VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE);
-    assert_int_equal(m->content.len, strlen(content));
-    assert_memory_equal(m->content.data, content, strlen(content));
+    VTC_ASSERT(m->seq >= 1);
+    VTC_ASSERT(strcmp(m->sender, from->username) == 0);
+    VTC_ASSERT_INT(m->sender_device, from->device_id);
+    VTC_ASSERT_INT(m->message_id.len, 16);
+    VTC_ASSERT(memcmp(m->message_id.data, mid, 16) == 0);
+    VTC_ASSERT_INT(m->type, VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE);
+    VTC_ASSERT_INT(m->content.len, strlen(content));
+    VTC_ASSERT(memcmp(m->content.data, content, strlen(content)) == 0);
     if (time_ms != 0)
-        assert_int_equal(m->server_time_ms, time_ms);
+        VTC_ASSERT_INT(m->server_time_ms, time_ms);
     if (group_id == NULL) {
-        assert_int_equal(m->group_id.len, 0);
+        VTC_ASSERT_INT(m->group_id.len, 0);
     } else {
-        assert_int_equal(m->group_id.len, 16);
-        assert_memory_equal(m->group_id.data, group_id, 16);
+        VTC_ASSERT_INT(m->group_id.len, 16);
+        VTC_ASSERT(memcmp(m->group_id.data, group_id, 16) == 0);
     }
-    assert_string_equal(m->recipient, recipient);
-    assert_false(m->ephemeral);
+    VTC_ASSERT(strcmp(m->recipient, recipient) == 0);
+    VTC_ASSERT(!(m->ephemeral));
 }
 
 uint64_t vtc_expect_next_is(vtc_device *d, const uint8_t *mid, bool ack)
 {
     Ventra__V1__Event *e = vtc_expect_message(d, 5000);
     uint64_t seq = e->message->seq;
+    bool same = e->message->message_id.len == 16 &&
+                memcmp(e->message->message_id.data, mid, 16) == 0;
 
-    assert_int_equal(e->message->message_id.len, 16);
-    assert_memory_equal(e->message->message_id.data, mid, 16);
     vtc_event_free(e);
+    if (!same)
+        vtc_fail("%s/%u: the next message (seq %llu) is not the one expected",
+                 d->username, d->device_id, (unsigned long long)seq);
     if (ack)
-        assert_int_equal(vtc_ack(d, &seq, 1), 1);
+        VTC_ASSERT_INT(vtc_ack(d, &seq, 1), 1);
     return seq;
 }
 

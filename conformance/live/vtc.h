@@ -1,16 +1,15 @@
-/* The black-box test kit for ventrad: runs the real binary on a free
- * loopback port with a temporary data directory (Redis's test suite does
- * the same), speaks RFC 6455 to it with a small blocking client that can
- * also misbehave on purpose, and wraps the protocol (spec/wire.md,
- * spec/auth.md) in helpers. Test code only: it may abort on setup
- * failures, and every wait is bounded by a deadline. */
+/* The protocol client of the black-box kit, shared by the server's tests
+ * (server/tests/support) and the live conformance runner (live.h): RFC 6455
+ * over plain TCP or TLS with a small blocking client that can also
+ * misbehave on purpose, and the protocol (spec/wire.md, spec/auth.md,
+ * spec/delivery.md) wrapped in helpers. Test code only: a failure calls the
+ * failure handler, and every wait is bounded by a deadline. */
 #ifndef VTC_H
 #define VTC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "ventra/identity.h"
 #include "ventra/v1/frame.pb-c.h"
@@ -19,50 +18,65 @@
 extern "C" {
 #endif
 
-/* ---- The server process ---------------------------------------------- */
+/* ---- The target and failures (additions) ------------------------------ */
 
-typedef struct vtc_server {
-    pid_t pid;            /* 0 when not running */
-    int port;             /* the port it listens on (read from its log) */
-    char data_dir[256];   /* its --data directory (created by vtc_server_start) */
-    char log_path[300];   /* its stderr, a file inside data_dir's parent */
-    char *extra_args[32]; /* extra arguments, NULL-terminated (owned) */
-} vtc_server;
+/* Where every vtc_*(int port, ...) connects: |host| (a name or address;
+ * NULL: 127.0.0.1), over TLS when |tls| (wss://, https://). The server's
+ * certificate is verified against |ca_file| (a PEM file) or, when NULL,
+ * the system store, and its name against |host|; |insecure| skips both.
+ * Process-wide; the default is 127.0.0.1 in plain. Returns false (and
+ * keeps the old target) when the TLS context cannot be set up. */
+bool vtc_target_set(const char *host, bool tls, const char *ca_file, bool insecure);
 
-/* Starts $VT_BUILD_DIR/bin/ventrad with --listen 127.0.0.1:0, --data in a
- * fresh temporary directory, --limits off (unless |extra| sets limits) and
- * the NULL-terminated |extra| arguments (may be NULL); waits (at most 10 s)
- * for its "msg=listening" log line and reads the port from it. Aborts the
- * test on failure. */
-void vtc_server_start(vtc_server *srv, const char *const *extra);
+/* The target's host, as given to vtc_target_set ("127.0.0.1" by default). */
+const char *vtc_target_host(void);
 
-/* Starts it again on the same data directory and arguments (new port). */
-void vtc_server_restart(vtc_server *srv);
+/* The failure handler: called with the message of any failure inside the
+ * kit (a connection that did not come up, a response that did not come,
+ * an assertion of vtc_expect_*). It must not return (it longjmps or
+ * exits); if it does, the kit aborts. NULL restores the default, which
+ * prints the message and aborts. */
+typedef void (*vtc_fail_fn)(const char *msg, void *ud);
+void vtc_set_fail_handler(vtc_fail_fn fn, void *ud);
 
-/* Sends |sig| (SIGTERM, SIGINT or SIGKILL) and waits at most 10 s for the
- * process to end; returns its exit status as waitpid reports it
- * (WIFEXITED/WEXITSTATUS apply), or -1 when it had to be killed. */
-int vtc_server_stop(vtc_server *srv, int sig);
+/* Fails the running test: formats the message and calls the handler. */
+__attribute__((noreturn, format(printf, 1, 2))) void vtc_fail(const char *fmt, ...);
 
-/* Stops the server if running (SIGKILL) and removes the data directory. */
-void vtc_server_cleanup(vtc_server *srv);
+/* The tag in every vtc_username after this call (at most 8 characters of
+ * [a-z0-9]; NULL or "": the process id, the default), so that names stay
+ * unique across runs against one long-lived server. */
+void vtc_set_run_tag(const char *tag);
 
-/* The server's log so far, as a malloc'd NUL-terminated string. */
-char *vtc_server_log(const vtc_server *srv);
+/* ---- The frame log (additions) ----------------------------------------- */
 
-/* The server's Ed25519 key pair, read from <data_dir>/server.key (64 hex
- * digits of the 32-byte seed), for forging tokens in tests. */
-void vtc_server_keypair(const vtc_server *srv, uint8_t pk[32], uint8_t sk[64]);
+/* One WebSocket message (or raw write) on a connection, as the frame hook
+ * sees it. */
+typedef struct vtc_frame_rec {
+    unsigned conn;       /* the connection's number, 1, 2, ... per process */
+    bool sent;           /* true: from us; false: from the server */
+    int opcode;          /* 1 text, 2 binary, 8 close, 9 ping, 10 pong;
+                          * 0 raw bytes (vtc_ws_send_raw); -1 the handshake;
+                          * -2 a WebSocket protocol error of the server */
+    const uint8_t *data; /* the payload (the close reason for 8) */
+    size_t len;
+    int status; /* 8: the close code, -1 for an end of stream; -1: the HTTP
+                 * status (-1: no answer); 1 and 2 sent: the fragment count */
+} vtc_frame_rec;
 
-/* (Addition.) Limits: when |extra| holds "--limits" or "--limit", the kit
- * adds no "--limits off" of its own; pass "--limits", "off" before a
- * "--limit NAME=SPEC" to have only that one limit on. The environment
- * variable VTC_KEEP keeps the temporary directory for inspection. */
+/* Called for every message sent and received on every connection; |rec|
+ * and its data are valid during the call only. NULL: no hook. */
+typedef void (*vtc_frame_fn)(const vtc_frame_rec *rec, void *ud);
+void vtc_set_frame_hook(vtc_frame_fn fn, void *ud);
+
+/* A one-line summary of |rec| into |out| (|cap| bytes, NUL-terminated):
+ * for a binary message the decoded Frame (Request id and method name,
+ * Response id and body or error name, Event kind), else the kind. */
+void vtc_frame_summary(const vtc_frame_rec *rec, char *out, size_t cap);
 
 /* ---- Plain HTTP (additions) -------------------------------------------- */
 
 /* Sends the raw HTTP/1.1 |request| (it should say "Connection: close") to
- * 127.0.0.1:|port| and reads the answer (at most 5 s). Returns the status
+ * the target host's |port| and reads the answer (at most 5 s). Returns the status
  * code, or -1 when no HTTP answer came. *headers (status line and header
  * lines) and *body (de-chunked) are malloc'd NUL-terminated strings when
  * not NULL; the caller frees them. */
@@ -102,7 +116,7 @@ typedef struct vtc_ws_opts {
     const char *extensions; /* Sec-WebSocket-Extensions value */
 } vtc_ws_opts;
 
-/* Connects to 127.0.0.1:|port| and performs the handshake. Returns NULL
+/* Connects to the target's |port| and performs the handshake. Returns NULL
  * when the TCP connection fails. Otherwise *status is the HTTP status of
  * the answer (101 on upgrade); a non-101 answer leaves a connection that
  * can only be freed. (*status is -1 when no HTTP answer came within 5 s or
@@ -137,8 +151,13 @@ void vtc_ws_free(vtc_ws *ws);
  * arrived while it waited for responses (kept in order). */
 typedef struct vtc_client vtc_client;
 
-/* Connects with the default handshake; aborts the test on failure. */
+/* Connects with the default handshake; fails the test on failure. */
 vtc_client *vtc_client_new(int port);
+
+/* (Addition.) Connects with |opts| (NULL: the default handshake); returns
+ * NULL, without failing, when the connection or the upgrade failed
+ * (*status as vtc_ws_connect reports it). */
+vtc_client *vtc_client_connect(int port, const vtc_ws_opts *opts, int *status);
 void vtc_client_free(vtc_client *c);
 vtc_ws *vtc_client_ws(vtc_client *c);
 
@@ -327,10 +346,15 @@ char *vtc_token_make(const char *header_json, const char *claims_json,
                      const uint8_t sk[64]);
 
 /* A token of exactly the AUTH-50 form for (|username|, |device_id|) with
- * the given iat and exp and a random jti, signed with the key of |srv|
- * (vtc_server_keypair). Malloc'd. */
-char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
-                     uint64_t iat, uint64_t exp);
+ * the given iat and exp and a random jti, signed with |sk| (libsodium
+ * form) and naming |pk| as the issuer. Malloc'd. */
+char *vtc_token_mint_key(const uint8_t pk[32], const uint8_t sk[64], const char *username,
+                         uint32_t device_id, uint64_t iat, uint64_t exp);
+
+/* Reads a server key file (64 hex digits of the 32-byte Ed25519 seed, as
+ * ventrad writes <data>/server.key) into the key pair; fails the test
+ * when it cannot be read or parsed. */
+void vtc_keypair_from_file(const char *path, uint8_t pk[32], uint8_t sk[64]);
 
 /* ---- Clocks (additions) ------------------------------------------------ */
 
@@ -342,40 +366,10 @@ int vtc_left_ms(int64_t deadline);
 /* Milliseconds of CLOCK_REALTIME (the Unix epoch, as server times are). */
 uint64_t vtc_wall_ms(void);
 
-/* ---- cmocka fixtures and assertions (additions) -----------------------
+/* ---- Assertions (additions) ------------------------------------------
  *
- * For test programs (they include <cmocka.h>): each assertion fails the
- * running test. */
-
-/* Prepares a test program: vt_crypto_init, and with VTC_TEST_FILTER set
- * (a cmocka pattern, e.g. a test's name) only the matching tests run.
- * Returns false when the crypto library did not initialise. */
-bool vtc_test_init(void);
-
-/* cmocka setup: starts a server with no extra arguments into *state
- * (calloc'd; as a group setup, every test of the group shares it).
- * Returns -1 when out of memory. */
-int vtc_setup(void **state);
-
-/* vtc_setup with the NULL-terminated |extra| arguments of
- * vtc_server_start, for a test's own setup. */
-int vtc_setup_with(void **state, const char *const *extra);
-
-/* cmocka teardown of vtc_setup: stops the server, removes its data
- * directory and frees it. */
-int vtc_teardown(void **state);
-
-/* A cmocka test of |fn| with a fresh server of its own in *state. */
-#define VTC_TEST(fn) cmocka_unit_test_setup_teardown(fn, vtc_setup, vtc_teardown)
-
-/* The exit status of a test program: vtc_test_init, then the cmocka
- * group |tests| with the group fixtures |setup| and |teardown| (NULL for
- * none). */
-#define VTC_RUN(tests, setup, teardown)                                                  \
-    (vtc_test_init() ? cmocka_run_group_tests(tests, setup, teardown) : 1)
-
-/* Registers an account with a fresh name that starts with |prefix|. */
-vtc_device *vtc_new_account(const vtc_server *srv, const char *prefix);
+ * Each failed assertion fails the running test through the failure
+ * handler (vtc_set_fail_handler). */
 
 /* A fresh identity key pair (free with vt_identity_free). */
 vt_identity *vtc_new_identity(void);

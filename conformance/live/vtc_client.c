@@ -20,23 +20,36 @@ struct vtc_client {
     int close_code; /* 0 while open; the close code, 1005, or -1 for EOF */
 };
 
-vtc_client *vtc_client_new(int port)
+vtc_client *vtc_client_connect(int port, const vtc_ws_opts *opts, int *status)
 {
     vtc_client *c;
-    int status = 0;
-    vtc_ws *ws = vtc_ws_connect(port, NULL, &status);
+    vtc_ws *ws = vtc_ws_connect(port, opts, status);
 
-    if (ws == NULL)
-        vtc_fail("connect to 127.0.0.1:%d failed", port);
-    if (status != 101) {
+    if (ws == NULL || *status != 101) {
         vtc_ws_free(ws);
-        vtc_fail("WebSocket handshake on port %d answered %d", port, status);
+        return NULL;
     }
     c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        vtc_ws_free(ws);
         vtc_fail("out of memory");
+    }
     c->ws = ws;
     c->next_id = 1;
+    return c;
+}
+
+vtc_client *vtc_client_new(int port)
+{
+    int status = 0;
+    vtc_client *c = vtc_client_connect(port, NULL, &status);
+
+    if (c == NULL && status == -1)
+        vtc_fail("connect to %s:%d failed (no TCP connection or no HTTP answer)",
+                 vtc_target_host(), port);
+    if (c == NULL)
+        vtc_fail("WebSocket handshake with %s:%d answered %d", vtc_target_host(), port,
+                 status);
     return c;
 }
 

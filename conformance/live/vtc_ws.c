@@ -3,14 +3,10 @@
  * parsing with reassembly, ping answers, close frames, and raw writes for
  * malformed input. Transport of spec/wire.md section 1 (WIRE-1 to WIRE-4). */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -25,8 +21,9 @@
 #define MAX_MESSAGE (64u << 20)
 
 struct vtc_ws {
-    int fd;
-    char *head; /* the answer's header block, split in place */
+    vtc_sock sock;
+    unsigned no; /* the connection's number in the frame log */
+    char *head;  /* the answer's header block, split in place */
     size_t nhdr;
     char *hname[MAX_HEADERS];
     char *hval[MAX_HEADERS];
@@ -52,23 +49,16 @@ void vtc_ws_msg_free(vtc_ws_msg *m)
  * Returns 1 on data, 0 on timeout, -1 on EOF or error. */
 static int fill(vtc_ws *ws, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = ws->fd, .events = POLLIN};
-    ssize_t n;
-    int r;
+    long n;
 
     if (ws->rcap - ws->rlen < 65536) {
         ws->rcap = ws->rcap ? ws->rcap * 2 : 131072;
         ws->rbuf = vtc_xrealloc(ws->rbuf, ws->rcap);
     }
-    r = poll(&pfd, 1, timeout_ms);
-    if (r == 0)
+    n = vtc_sock_read(&ws->sock, ws->rbuf + ws->rlen, ws->rcap - ws->rlen, timeout_ms);
+    if (n == 0)
         return 0;
-    if (r < 0)
-        return errno == EINTR ? 0 : -1;
-    n = recv(ws->fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return 0;
-    if (n <= 0)
+    if (n < 0)
         return -1;
     ws->rlen += (size_t)n;
     return 1;
@@ -96,28 +86,31 @@ vtc_ws *vtc_ws_connect(int port, const vtc_ws_opts *opts, int *status)
     unsigned int dlen = 0;
     vtc_ws *ws;
     char *end, *line;
-    int len, fd;
+    vtc_sock sock;
+    int len;
 
     *status = -1;
-    fd = vtc_tcp_connect(port, 5000);
-    if (fd < 0)
+    if (!vtc_sock_open(&sock, port, 5000))
         return NULL;
     ws = calloc(1, sizeof *ws);
-    if (ws == NULL)
+    if (ws == NULL) {
+        vtc_sock_close(&sock);
         vtc_fail("out of memory");
-    ws->fd = fd;
+    }
+    ws->sock = sock;
+    ws->no = vtc_next_conn_no();
 
     if (vt_random_bytes(nonce, sizeof nonce) != VT_OK)
         vtc_fail("vt_random_bytes failed");
     b64_std(key, nonce, sizeof nonce);
     len = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\n"
-                   "Host: 127.0.0.1:%d\r\n"
+                   "Host: %s:%d\r\n"
                    "Upgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
                    "Sec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n",
-                   path, port, key);
+                   path, vtc_target_host(), port, key);
     if (protos[0] != '\0')
         len += snprintf(req + len, sizeof req - (size_t)len,
                         "Sec-WebSocket-Protocol: %s\r\n", protos);
@@ -125,7 +118,7 @@ vtc_ws *vtc_ws_connect(int port, const vtc_ws_opts *opts, int *status)
         len += snprintf(req + len, sizeof req - (size_t)len,
                         "Sec-WebSocket-Extensions: %s\r\n", exts);
     len += snprintf(req + len, sizeof req - (size_t)len, "\r\n");
-    if (!vtc_write_all(fd, req, (size_t)len, deadline))
+    if (!vtc_sock_write(&ws->sock, req, (size_t)len, deadline))
         goto broken;
 
     /* Read up to the end of the header block; what follows stays in rbuf
@@ -192,6 +185,7 @@ vtc_ws *vtc_ws_connect(int port, const vtc_ws_opts *opts, int *status)
     }
     if (*status != 101)
         ws->ended = true;
+    vtc_log_frame(ws->no, false, -1, path, strlen(path), *status);
     return ws;
 
 broken:
@@ -199,6 +193,7 @@ broken:
      * connection that can only be freed. */
     ws->ended = true;
     *status = -1;
+    vtc_log_frame(ws->no, false, -1, path, strlen(path), -1);
     return ws;
 }
 
@@ -242,7 +237,7 @@ static bool send_frame(vtc_ws *ws, int opcode, bool fin, const uint8_t *data, si
     memcpy(buf, hdr, h);
     for (i = 0; i < len; i++)
         buf[h + i] = data[i] ^ mask[i & 3];
-    ok = vtc_write_all(ws->fd, buf, h + len, vtc_now_ms() + 10000);
+    ok = vtc_sock_write(&ws->sock, buf, h + len, vtc_now_ms() + 10000);
     free(buf);
     return ok;
 }
@@ -257,6 +252,7 @@ bool vtc_ws_send(vtc_ws *ws, int opcode, const void *data, size_t len, int fragm
         return false;
     n = fragments < 1 ? 1 : (size_t)fragments;
     piece = len / n;
+    vtc_log_frame(ws->no, true, opcode, data, len, (int)n);
     for (i = 0; (size_t)i < n; i++) {
         size_t this_len = (size_t)i + 1 == n ? len - off : piece;
 
@@ -272,13 +268,15 @@ bool vtc_ws_send_raw(vtc_ws *ws, const void *data, size_t len)
 {
     if (ws == NULL)
         return false;
-    return vtc_write_all(ws->fd, data, len, vtc_now_ms() + 10000);
+    vtc_log_frame(ws->no, true, 0, data, len, 0);
+    return vtc_sock_write(&ws->sock, data, len, vtc_now_ms() + 10000);
 }
 
 bool vtc_ws_ping(vtc_ws *ws, const void *data, size_t len)
 {
     if (ws == NULL || len > 125)
         return false;
+    vtc_log_frame(ws->no, true, 9, data, len, 0);
     return send_frame(ws, 9, true, data, len);
 }
 
@@ -289,10 +287,13 @@ bool vtc_ws_close(vtc_ws *ws, int code)
     if (ws == NULL)
         return false;
     ws->close_sent = true;
-    if (code == 0)
+    if (code == 0) {
+        vtc_log_frame(ws->no, true, 8, NULL, 0, 1005);
         return send_frame(ws, 8, true, NULL, 0);
+    }
     p[0] = (uint8_t)(code >> 8);
     p[1] = (uint8_t)code;
+    vtc_log_frame(ws->no, true, 8, NULL, 0, code);
     return send_frame(ws, 8, true, p, 2);
 }
 
@@ -306,7 +307,7 @@ static void set_msg(vtc_ws_msg *out, vtc_ws_kind kind, const uint8_t *data, size
     out->data[len] = '\0'; /* handy for text and close reasons */
 }
 
-void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
+static void recv_msg(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
 {
     int64_t deadline = vtc_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 
@@ -393,6 +394,9 @@ void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
                                 len > 2 ? len - 2 : 0);
                         out->close_code = len >= 2 ? (pl[0] << 8 | pl[1]) : 1005;
                         consume(ws, h + len);
+                        /* Logged here, before our answer. */
+                        vtc_log_frame(ws->no, false, 8, out->data, out->len,
+                                      out->close_code);
                         ws->ended = true;
                         /* Answer the closing handshake (RFC 6455 5.5.1). */
                         if (!ws->close_sent)
@@ -403,6 +407,9 @@ void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
                         uint8_t copy[125];
 
                         memcpy(copy, pl, len);
+                        vtc_log_frame(ws->no, false, 9, copy, len, 0);
+                        if (!ws->close_sent)
+                            vtc_log_frame(ws->no, true, 10, copy, len, 0);
                         consume(ws, h + len);
                         if (!ws->close_sent)
                             send_frame(ws, 10, true, copy, len);
@@ -440,11 +447,24 @@ void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
     }
 }
 
+void vtc_ws_recv(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
+{
+    static const int opcode[] = {
+        [VTC_WS_BINARY] = 2, [VTC_WS_TEXT] = 1, [VTC_WS_CLOSE] = 8,
+        [VTC_WS_PONG] = 10,  [VTC_WS_EOF] = 8,  [VTC_WS_ERROR] = -2};
+
+    recv_msg(ws, timeout_ms, out);
+    /* An end of stream is logged as a close with status -1. */
+    if (ws != NULL && out->kind != VTC_WS_TIMEOUT && out->kind != VTC_WS_CLOSE)
+        vtc_log_frame(ws->no, false, opcode[out->kind], out->data, out->len,
+                      out->kind == VTC_WS_CLOSE ? out->close_code : -1);
+}
+
 void vtc_ws_free(vtc_ws *ws)
 {
     if (ws == NULL)
         return;
-    close(ws->fd);
+    vtc_sock_close(&ws->sock);
     free(ws->head);
     free(ws->rbuf);
     free(ws->frag);

@@ -1,13 +1,17 @@
 /* Account and device helpers of the test kit: Register, AddDevice + Login,
  * Resume, prekey uploads, sends and acks as a well-behaved client makes
  * them (spec/auth.md Registration, Login, Linking; spec/delivery.md Send),
- * and session tokens minted with the server key (spec/auth.md AUTH-50). */
+ * and session tokens minted with a server key (spec/auth.md AUTH-50). */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "ventra/crypto.h"
 #include "ventra/prekeys.h"
@@ -57,6 +61,34 @@ static const char *code_str(const Ventra__V1__Response *r)
     return v ? v->name : "unknown code";
 }
 
+/* Frees |d| and |r| (either may be NULL), then fails with the message: a
+ * failed helper leaks nothing. */
+__attribute__((noreturn, format(printf, 3, 4))) static void
+fail_device(vtc_device *d, Ventra__V1__Response *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vtc_response_free(r);
+    vtc_device_free(d);
+    vtc_fail("%s", msg);
+}
+
+/* vtc_client_new for |d|, freeing |d| when the connection fails. */
+static vtc_client *new_client(vtc_device *d, int port)
+{
+    int status = 0;
+    vtc_client *c = vtc_client_connect(port, NULL, &status);
+
+    if (c == NULL)
+        fail_device(d, NULL, "%s: connect to %s:%d failed (HTTP status %d)", d->username,
+                    vtc_target_host(), port, status);
+    return c;
+}
+
 bool vtc_server_info(vtc_client *c, uint8_t server_key[32])
 {
     Ventra__V1__Response *r = vtc_rpc_server_info(c);
@@ -89,12 +121,12 @@ vtc_device *vtc_register(int port, const char *username)
     vtc_device *d = device_new(port, username);
     const uint8_t *ik = vt_identity_public(d->id);
 
-    d->c = vtc_client_new(port);
+    d->c = new_client(d, port);
     if (!vtc_server_info(d->c, d->server_key))
-        vtc_fail("GetServerInfo failed");
+        fail_device(d, NULL, "GetServerInfo failed");
     if (!vtc_challenge(d->c, VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_REGISTER,
                        nonce))
-        vtc_fail("GetChallenge(REGISTER) failed");
+        fail_device(d, NULL, "GetChallenge(REGISTER) failed");
     vtc_sign_register(d->id, d->server_key, nonce, 32, d->username, ik, sig);
     /* vtc_rpc_register with a device name. */
     body.username = d->username;
@@ -104,8 +136,8 @@ vtc_device *vtc_register(int port, const char *username)
     body.signature = vtc_bin(sig, 64);
     r = vtc_call_body(d->c, VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT, &body);
     if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT)
-        vtc_fail("Register(%s): %s%s%s", username, code_str(r), r && r->error ? " " : "",
-                 r && r->error ? r->error->message : "");
+        fail_device(d, r, "Register(%s): %s%s%s", username, code_str(r),
+                    r && r->error ? " " : "", r && r->error ? r->error->message : "");
     d->device_id = r->register_account->device_id;
     snprintf(d->token, sizeof d->token, "%s", r->register_account->token);
     vtc_response_free(r);
@@ -128,12 +160,13 @@ vtc_device *vtc_link(vtc_device *owner)
     r = vtc_rpc_add_device(owner->c, vt_identity_public(d->id), 32, "linked device", sig,
                            64);
     if (r == NULL || r->body_case != VENTRA__V1__RESPONSE__BODY_ADD_DEVICE)
-        vtc_fail("AddDevice(%s): %s", owner->username, code_str(r));
+        fail_device(d, r, "AddDevice(%s): %s", owner->username, code_str(r));
     d->device_id = r->add_device->device_id;
     vtc_response_free(r);
     rc = vtc_login(d, d->port);
     if (rc != 0)
-        vtc_fail("Login of linked device %s/%u: error %d", d->username, d->device_id, rc);
+        fail_device(d, NULL, "Login of linked device %s/%u: error %d", d->username,
+                    d->device_id, rc);
     return d;
 }
 
@@ -248,13 +281,23 @@ uint32_t vtc_upload_prekeys(vtc_device *d, uint32_t first_id, size_t n)
     return count;
 }
 
+static char run_tag[9];
+
+void vtc_set_run_tag(const char *tag)
+{
+    snprintf(run_tag, sizeof run_tag, "%s", tag ? tag : "");
+}
+
 void vtc_username(char out[33], const char *prefix)
 {
     static unsigned counter;
     char tail[24];
     size_t i, plen, tlen;
 
-    tlen = (size_t)snprintf(tail, sizeof tail, "%ldx%u", (long)getpid(), ++counter);
+    if (run_tag[0] != '\0')
+        tlen = (size_t)snprintf(tail, sizeof tail, "%sx%u", run_tag, ++counter);
+    else
+        tlen = (size_t)snprintf(tail, sizeof tail, "%ldx%u", (long)getpid(), ++counter);
     plen = strlen(prefix);
     if (plen + tlen > 31)
         plen = 31 - tlen;
@@ -418,14 +461,13 @@ char *vtc_token_make(const char *header_json, const char *claims_json,
     return out;
 }
 
-char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t device_id,
-                     uint64_t iat, uint64_t exp)
+char *vtc_token_mint_key(const uint8_t pk[32], const uint8_t sk[64], const char *username,
+                         uint32_t device_id, uint64_t iat, uint64_t exp)
 {
-    uint8_t pk[32], sk[64], jti[16];
+    uint8_t jti[16];
     char claims[512], hex[65], *j, *tok;
     size_t i;
 
-    vtc_server_keypair(srv, pk, sk);
     for (i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", pk[i]);
     if (vt_random_bytes(jti, sizeof jti) != VT_OK)
@@ -436,8 +478,33 @@ char *vtc_token_mint(const vtc_server *srv, const char *username, uint32_t devic
              "\"jti\":\"%s\"}",
              hex, username, device_id, (unsigned long long)iat, (unsigned long long)exp,
              j);
-    tok = vtc_token_make("{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", claims, sk);
-    vt_wipe(sk, sizeof sk);
     free(j);
+    tok = vtc_token_make("{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", claims, sk);
     return tok;
+}
+
+void vtc_keypair_from_file(const char *path, uint8_t pk[32], uint8_t sk[64])
+{
+    char hex[80];
+    uint8_t seed[32];
+    FILE *f;
+    size_t n, len = 0;
+    bool ok;
+
+    f = fopen(path, "rb");
+    if (f == NULL)
+        vtc_fail("open %s: %s", path, strerror(errno));
+    n = fread(hex, 1, sizeof hex - 1, f);
+    fclose(f);
+    if (n < 64) {
+        vt_wipe(hex, sizeof hex);
+        vtc_fail("%s: %zu bytes, want 64 hex digits", path, n);
+    }
+    ok = sodium_hex2bin(seed, sizeof seed, hex, 64, NULL, &len, NULL) == 0 && len == 32;
+    vt_wipe(hex, sizeof hex);
+    if (ok)
+        ok = vt_ed25519_keypair_from_seed(pk, sk, seed) == VT_OK;
+    vt_wipe(seed, sizeof seed);
+    if (!ok)
+        vtc_fail("%s: not 64 hex digits of an Ed25519 seed", path);
 }

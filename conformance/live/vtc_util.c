@@ -1,39 +1,15 @@
-/* Shared helpers of the test kit: failing a test, deadlines, sockets, a
- * plain HTTP/1.1 GET for the endpoints of spec/wire.md section 1.3, and
- * base64url (RFC 4648 section 5) for tokens (spec/auth.md AUTH-50). */
+/* Shared helpers of the test kit: deadlines, buffers, an HTTP/1.1 GET for the endpoints
+ * of spec/wire.md section 1.3, and base64url (RFC 4648 section 5) for tokens
+ * (spec/auth.md AUTH-50). */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-
-#include <cmocka.h>
 
 #include "vtc.h"
 #include "vtc_int.h"
-
-void vtc_fail(const char *fmt, ...)
-{
-    va_list ap;
-    char buf[1024];
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fail_msg("vtc: %s", buf);
-    abort(); /* not reached: fail_msg longjmps */
-}
 
 int64_t vtc_now_ms(void)
 {
@@ -89,67 +65,6 @@ char *vtc_xstrdup(const char *s)
     return p;
 }
 
-int vtc_tcp_connect(int port, int timeout_ms)
-{
-    struct sockaddr_in sa;
-    struct pollfd pfd;
-    int fd, flags, err = 0, one = 1;
-    socklen_t elen = sizeof err;
-
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* Non-blocking connect so that the deadline holds, then back to
-     * blocking: every later read and write waits in poll() first. */
-    flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (errno != EINPROGRESS)
-            goto fail;
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        if (poll(&pfd, 1, timeout_ms) != 1)
-            goto fail;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0)
-            goto fail;
-    }
-    fcntl(fd, F_SETFL, flags);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-fail:
-    close(fd);
-    return -1;
-}
-
-bool vtc_write_all(int fd, const void *data, size_t len, int64_t deadline)
-{
-    const uint8_t *p = data;
-    struct pollfd pfd;
-
-    while (len > 0) {
-        ssize_t n;
-
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, vtc_left_ms(deadline)) != 1)
-            return false;
-        n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 /* ---- HTTP ----------------------------------------------------------- */
 
 /* Decodes a chunked body in place; returns its length. */
@@ -180,22 +95,21 @@ int vtc_http_request(int port, const char *request, char **headers, char **body)
     int64_t deadline = vtc_now_ms() + 5000;
     char *buf = NULL, *sep, *cl;
     size_t len = 0, cap = 0, hlen, blen;
-    int fd, status = -1;
+    vtc_sock s;
+    int status = -1;
 
     if (headers != NULL)
         *headers = NULL;
     if (body != NULL)
         *body = NULL;
-    fd = vtc_tcp_connect(port, 5000);
-    if (fd < 0)
+    if (!vtc_sock_open(&s, port, 5000))
         return -1;
-    if (!vtc_write_all(fd, request, strlen(request), deadline))
+    if (!vtc_sock_write(&s, request, strlen(request), deadline))
         goto out;
     /* The request says Connection: close, so read to the end; stop early
      * once Content-Length bytes of body are in. */
     for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t n;
+        long n;
 
         if (cap - len < 4097) {
             cap = cap ? cap * 2 : 8192;
@@ -210,9 +124,7 @@ int vtc_http_request(int port, const char *request, char **headers, char **body)
             if (len >= (size_t)(sep - buf) + 4 + want)
                 break;
         }
-        if (poll(&pfd, 1, vtc_left_ms(deadline)) != 1)
-            break;
-        n = recv(fd, buf + len, cap - len - 1, 0);
+        n = vtc_sock_read(&s, buf + len, cap - len - 1, vtc_left_ms(deadline));
         if (n <= 0)
             break;
         len += (size_t)n;
@@ -245,7 +157,7 @@ int vtc_http_request(int port, const char *request, char **headers, char **body)
     }
 out:
     free(buf);
-    close(fd);
+    vtc_sock_close(&s);
     return status;
 }
 
@@ -254,8 +166,8 @@ int vtc_http_get(int port, const char *path, char **headers, char **body)
     char req[1024];
 
     snprintf(req, sizeof req,
-             "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
-             port);
+             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path,
+             vtc_target_host(), port);
     return vtc_http_request(port, req, headers, body);
 }
 

@@ -1,0 +1,83 @@
+#!/bin/sh
+# The live conformance tier against the freshly built ventrad: starts it on a
+# free loopback port with a temporary data directory, runs
+# `ventra-conform server` against it (with a crash command that SIGKILLs it
+# and starts it again on the same port and data directory, and its key
+# file), requires exit 0 and stops the server, also on failure.
+#
+#   live_ventrad.sh VENTRAD CONFORM LIMITS [ARGS...]
+#     LIMITS  "off" (ventrad --limits off) or "default" (its default limits)
+#     ARGS    more arguments of ventra-conform server (--junit, --case ...)
+#   live_ventrad.sh --crash STATE   (the crash command; STATE is its folder)
+set -u
+
+# Starts ventrad from the settings in $state on port $1 (0: any); waits at
+# most 10 s for its listening line and writes the port to $state/port.
+start() {
+    lines=$(wc -l <"$state/log" 2>/dev/null || echo 0)
+    # shellcheck disable=SC2046
+    "$(cat "$state/ventrad")" --listen "127.0.0.1:$1" --data "$state/data" \
+        $(cat "$state/args") >>"$state/log" 2>&1 &
+    echo $! >"$state/pid"
+    i=0
+    while [ $i -lt 100 ]; do
+        port=$(tail -n +"$((lines + 1))" "$state/log" |
+            sed -n 's/.*msg=listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' | head -n 1)
+        if [ -n "$port" ]; then
+            echo "$port" >"$state/port"
+            return 0
+        fi
+        kill -0 "$(cat "$state/pid")" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "live_ventrad: ventrad did not start; its log:" >&2
+    cat "$state/log" >&2
+    return 1
+}
+
+# Sends $1 to the server and waits at most 10 s for it to end.
+stop() {
+    pid=$(cat "$state/pid" 2>/dev/null) || return 0
+    kill "-$1" "$pid" 2>/dev/null || return 0
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null
+    return 0
+}
+
+if [ "${1:-}" = "--crash" ]; then
+    state=$2
+    stop KILL
+    start "$(cat "$state/port")"
+    exit $?
+fi
+
+if [ $# -lt 3 ]; then
+    echo "usage: live_ventrad.sh VENTRAD CONFORM off|default [ARGS...]" >&2
+    exit 2
+fi
+ventrad=$1 conform=$2 limits=$3
+shift 3
+state=$(mktemp -d "${TMPDIR:-/tmp}/ventra-live.XXXXXX") || exit 1
+trap 'stop TERM; rm -rf "$state"' EXIT
+trap 'exit 1' INT TERM
+mkdir "$state/data"
+: >"$state/log"
+echo "$ventrad" >"$state/ventrad"
+if [ "$limits" = off ]; then echo "--limits off" >"$state/args"; else : >"$state/args"; fi
+start 0 || exit 1
+port=$(cat "$state/port")
+# Bounded: the whole run may take 4 minutes at the most.
+timeout -k 5 240 "$conform" server --url "ws://127.0.0.1:$port" \
+    --crash-cmd "sh '$0' --crash '$state'" \
+    --server-key-file "$state/data/server.key" "$@"
+rc=$?
+if [ $rc -ne 0 ]; then
+    echo "live_ventrad: ventra-conform exited $rc; the server's log:" >&2
+    tail -n 40 "$state/log" >&2
+fi
+exit $rc
