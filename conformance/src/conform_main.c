@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dirent.h>
 #include <jansson.h>
 
+#include "coverage.h"
 #include "live_int.h"
 #include "vectors.h"
 #include "ventra/err.h"
@@ -28,11 +28,14 @@ static const char usage[] =
     "  events                    the server events (spec/wire.md)\n"
     "  errors                    the error codes with their numeric values\n"
     "  requirements [--level L]  every requirement ID of spec/, L = must|should|may\n"
-    "  coverage [DIR]            which requirements the vectors under DIR test\n"
-    "                            (default conformance/vectors); lists untested MUSTs\n"
+    "  coverage [--gate] [--report FILE] [--list] [DIR]\n"
+    "                            which vectors (under DIR, default\n"
+    "                            conformance/vectors) and live cases test each\n"
+    "                            requirement; lists untested MUSTs; --gate fails\n"
+    "                            while there is one\n"
     "  vectors [--json FILE] [DIR]\n"
-    "                            run every vector of DIR/crypto/*.json,\n"
-    "                            DIR/wire/*.json and DIR/state/*.json (default\n"
+    "                            run every vector of DIR/crypto, DIR/wire,\n"
+    "                            DIR/state and DIR/schema (default\n"
     "                            conformance/vectors) through libventra: one\n"
     "                            line per case,\n"
     "                            PASS|FAIL <file>#<tcId or id> <comment>, then a\n"
@@ -130,99 +133,6 @@ static int print_requirements(int argc, char **argv)
     printf("%zu requirements shown; spec/ has %zu MUST, %zu SHOULD, %zu MAY\n", shown,
            counts[VT_REQ_MUST], counts[VT_REQ_SHOULD], counts[VT_REQ_MAY]);
     return 0;
-}
-
-/* Marks in |hit| (indexed like vt_requirements) the IDs cited by the tests
- * of one vector file; counts citations of IDs the spec does not have. */
-static int cite_file(const char *path, bool *hit, size_t *unknown)
-{
-    json_error_t error;
-    json_t *root = json_load_file(path, 0, &error);
-    if (root == NULL) {
-        fprintf(stderr, "%s:%d: %s\n", path, error.line, error.text);
-        return -1;
-    }
-    size_t gi, ti, ri;
-    json_t *group, *test, *id;
-    json_array_foreach(json_object_get(root, "testGroups"), gi, group)
-    {
-        json_array_foreach(json_object_get(group, "tests"), ti, test)
-        {
-            json_array_foreach(json_object_get(test, "requirements"), ri, id)
-            {
-                const char *text = json_string_value(id);
-                const vt_requirement *r = text ? vt_requirement_find(text) : NULL;
-                if (r == NULL) {
-                    fprintf(stderr, "%s: test %s cites unknown requirement %s\n", path,
-                            json_string_value(json_object_get(test, "id")),
-                            text ? text : "(not a string)");
-                    (*unknown)++;
-                    continue;
-                }
-                hit[r - vt_requirements] = true;
-            }
-        }
-    }
-    json_decref(root);
-    return 0;
-}
-
-static int print_coverage(const char *dir)
-{
-    bool *hit = calloc(vt_requirement_count + 1, sizeof(*hit));
-    size_t unknown = 0, files = 0;
-    int rc = 1;
-    DIR *top = NULL;
-
-    if (hit == NULL || (top = opendir(dir)) == NULL) {
-        fprintf(stderr, "ventra-conform: cannot read %s\n", dir);
-        goto out;
-    }
-    /* One level of kinds (crypto/, wire/, state/), then the JSON files of each. */
-    for (struct dirent *kind; (kind = readdir(top)) != NULL;) {
-        char sub[4096];
-        if (kind->d_name[0] == '.')
-            continue;
-        snprintf(sub, sizeof(sub), "%s/%s", dir, kind->d_name);
-        DIR *d = opendir(sub);
-        if (d == NULL)
-            continue;
-        for (struct dirent *e; (e = readdir(d)) != NULL;) {
-            size_t n = strlen(e->d_name);
-            char path[8192];
-            if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", sub, e->d_name);
-            if (cite_file(path, hit, &unknown) != 0) {
-                closedir(d);
-                goto out;
-            }
-            files++;
-        }
-        closedir(d);
-    }
-
-    size_t must = 0, must_hit = 0;
-    printf("untested MUST requirements:\n");
-    for (size_t i = 0; i < vt_requirement_count; i++) {
-        if (vt_requirements[i].level != VT_REQ_MUST)
-            continue;
-        must++;
-        if (hit[i])
-            must_hit++;
-        else
-            printf("  %-11s %s:%u\n", vt_requirements[i].id, vt_requirements[i].file,
-                   vt_requirements[i].line);
-    }
-    printf("%zu vector files; %zu of %zu MUST requirements tested by a vector; "
-           "%zu unknown citations\n",
-           files, must_hit, must, unknown);
-    rc = unknown == 0 && files > 0 ? 0 : 1;
-out:
-    if (top != NULL)
-        closedir(top);
-    free(hit);
-    return rc;
 }
 
 /* ---- vectors ------------------------------------------------------------ */
@@ -335,8 +245,8 @@ int main(int argc, char **argv)
         return run_vectors(argc - 2, argv + 2);
     if (strcmp(cmd, "server") == 0)
         return vcl_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "coverage") == 0 && argc <= 3)
-        return print_coverage(argc == 3 ? argv[2] : "conformance/vectors");
+    if (strcmp(cmd, "coverage") == 0)
+        return vt_conform_coverage(argc - 2, argv + 2);
     if (argc != 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;
