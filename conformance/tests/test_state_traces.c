@@ -139,13 +139,14 @@ static void test_wrong_action_order_fails_that_case(void **state)
     json_t *a0 = json_incref(json_array_get(actions, 0));
     json_array_remove(actions, 0);
     json_array_append_new(actions, a0);
+    json_int_t total = json_integer_value(json_object_get(root, "numberOfTests"));
     tally t = run_changed(root);
     assert_one_failure(&t, 5,
                        "step 1 (IDENTITY_CHANGED in ESTABLISHED): expected actions "
                        "[notify_identity_changed, record_pending_identity], the table");
     assert_non_null(
         strstr(t.detail, "runs [record_pending_identity, notify_identity_changed]"));
-    assert_int_equal(t.passed, 12);
+    assert_int_equal(t.passed, total - 1); /* every other trace still passes */
 }
 
 static void test_wrong_next_state_fails(void **state)

@@ -239,38 +239,39 @@ const vt_requirement vt_requirements[] = {
      "A client whose session ended with reason `SESSION_END_REASON_REPLACED` "
      "SHOULD tell the user that another connection authenticated as this device, "
      "since that can mean its token or its identity key was stolen, and MUST "
-     "NOT reconnect on its own (**SM-4**)."},
-    {"AUTH-70", VT_REQ_MUST, "spec/auth.md", 424u,
+     "NOT reconnect on its own (**WIRE-10**; in `client_conn`, `SESSION_ENDED` "
+     "without `server_shutdown` goes to `CLOSED`)."},
+    {"AUTH-70", VT_REQ_MUST, "spec/auth.md", 425u,
      "A client that shows a link code MUST encode the `LinkCode` message canonically "
      "(field 1, then field 2 only when the name is not empty, nothing else) "
      "and show it as text as the base64url encoding of those bytes without padding; "
      "a QR code MUST carry the same text. A client that reads a link code MUST "
      "refuse one whose identity key is not 32 bytes, and SHOULD show the proposed "
      "device name and ask the user to confirm before it approves."},
-    {"AUTH-71", VT_REQ_MUST, "spec/auth.md", 431u,
+    {"AUTH-71", VT_REQ_MUST, "spec/auth.md", 432u,
      "A client MUST show the link reply as the account's username, a `/` and "
      "the new device id in decimal (for example `alice/2`), as text and optionally "
      "as a QR code carrying the same text, and a client that reads a link reply "
      "MUST accept exactly that form."},
-    {"AUTH-72", VT_REQ_MUST, "spec/auth.md", 436u,
+    {"AUTH-72", VT_REQ_MUST, "spec/auth.md", 437u,
      "A server MUST process AddDevice, which needs an authenticated connection, "
      "in this order and answer with the error of the first check that fails:"},
-    {"AUTH-73", VT_REQ_MUST, "spec/auth.md", 456u,
+    {"AUTH-73", VT_REQ_MUST, "spec/auth.md", 457u,
      "On success a server MUST create a pending device with the next device "
      "id (**AUTH-3**), the request's identity key and device name, and `expires_at` "
      "= now + `LINK_TTL_S`, and answer with `device_id` and `expires_at`. A "
      "pending device whose first Login has not succeeded by `expires_at` lapses: "
      "from then on the server MUST treat it as removed (Login fails, it no longer "
      "counts towards **AUTH-5**), and its id stays used."},
-    {"AUTH-74", VT_REQ_MUST, "spec/auth.md", 463u,
+    {"AUTH-74", VT_REQ_MUST, "spec/auth.md", 464u,
      "A pending device MUST NOT receive messages, hold prekeys, or appear in "
      "any device list (**AUTH-4**). From its first Login it is an active device "
      "like any other."},
-    {"AUTH-75", VT_REQ_SHOULD, "spec/auth.md", 482u,
+    {"AUTH-75", VT_REQ_SHOULD, "spec/auth.md", 483u,
      "When a client learns of a new active device of a contact, or of its own "
      "account, it SHOULD show that to the user, together with a way to compare "
      "the new device's safety number ([crypto.md](crypto.md))."},
-    {"AUTH-80", VT_REQ_MUST, "spec/auth.md", 491u,
+    {"AUTH-80", VT_REQ_MUST, "spec/auth.md", 492u,
      "A server MUST answer ListDevices with the active devices of the named "
      "account (of the caller's own account when `username` is empty), ordered "
      "by device id, each with its id and identity key, and with its name and "
@@ -278,9 +279,9 @@ const vt_requirement vt_requirements[] = {
      "answer an invalid username with `ERROR_INVALID_ARGUMENT` and a username "
      "that names no account with `ERROR_NOT_FOUND`. `created_at` is the time "
      "of Register for device 1 and of AddDevice for the others."},
-    {"AUTH-85", VT_REQ_MUST, "spec/auth.md", 504u,
+    {"AUTH-85", VT_REQ_MUST, "spec/auth.md", 505u,
      "A server MUST process RemoveDevice in this order:"},
-    {"AUTH-86", VT_REQ_MUST, "spec/auth.md", 516u,
+    {"AUTH-86", VT_REQ_MUST, "spec/auth.md", 517u,
      "When a device is removed, a server MUST, before it answers: delete the "
      "device, its queue (messages pushed but not acknowledged included), its "
      "signed, last-resort and one-time prekeys; revoke its tokens (**AUTH-52**). "
@@ -288,15 +289,15 @@ const vt_requirement vt_requirements[] = {
      "a `SessionEndedEvent` with reason `SESSION_END_REASON_DEVICE_REMOVED` "
      "and close it with code 4001. When a device removes itself, the `RemoveDeviceResponse` "
      "goes out on its connection first, then the event, then the close."},
-    {"AUTH-87", VT_REQ_MUST, "spec/auth.md", 525u,
+    {"AUTH-87", VT_REQ_MUST, "spec/auth.md", 526u,
      "A client MUST NOT try to authenticate again as a device that was removed "
      "(**SM-3**). It SHOULD delete the device's identity key, sessions and token; "
      "to use the same installation again, it is linked anew with a new identity "
      "key."},
-    {"AUTH-90", VT_REQ_MUST, "spec/auth.md", 547u,
+    {"AUTH-90", VT_REQ_MUST, "spec/auth.md", 548u,
      "A server MUST process DeleteAccount, which needs an authenticated connection, "
      "in this order and answer with the error of the first check that fails:"},
-    {"AUTH-91", VT_REQ_MUST, "spec/auth.md", 559u,
+    {"AUTH-91", VT_REQ_MUST, "spec/auth.md", 560u,
      "On success a server MUST, atomically and before it answers, delete: the "
      "account; all its devices, active and pending; their prekeys and queues; "
      "their tokens (**AUTH-52**); the idempotency records of the account's sends "
@@ -305,36 +306,36 @@ const vt_requirement vt_requirements[] = {
      "so that a group whose last member it was is deleted and the remaining "
      "members of other groups get a `GroupChangedEvent`. Messages the account "
      "sent that are queued for other accounts' devices are not withdrawn."},
-    {"AUTH-92", VT_REQ_MUST, "spec/auth.md", 569u,
+    {"AUTH-92", VT_REQ_MUST, "spec/auth.md", 570u,
      "After answering, a server MUST send a `SessionEndedEvent` with reason "
      "`SESSION_END_REASON_ACCOUNT_DELETED` to every live connection of the account's "
      "devices, the caller's included (after its `DeleteAccountResponse`), and "
      "close each with code 4001."},
-    {"AUTH-93", VT_REQ_MUST, "spec/auth.md", 574u,
+    {"AUTH-93", VT_REQ_MUST, "spec/auth.md", 575u,
      "Once deleted, the username MUST be free: Register of the same name by "
      "anyone MUST succeed as for a name never used. The new account is a different "
      "account: its devices start again at id 1, and nothing of the old account "
      "(tokens, queues, groups, prekeys) carries over."},
-    {"AUTH-94", VT_REQ_MUST, "spec/auth.md", 579u,
+    {"AUTH-94", VT_REQ_MUST, "spec/auth.md", 580u,
      "A client MUST NOT forget the identity keys it stored for a contact because "
      "the contact's account was deleted (Send or ListDevices answering `ERROR_NOT_FOUND`). "
      "When an account of the same name appears again, its devices' keys differ "
      "from the stored ones and the client MUST treat this as an identity change "
      "([security.md](security.md), [state/session.md](state/session.md)), even "
      "for a device id it had seen."},
-    {"AUTH-100", VT_REQ_MUST, "spec/auth.md", 601u,
+    {"AUTH-100", VT_REQ_MUST, "spec/auth.md", 602u,
      "A server SHOULD limit the rate of GetChallenge, Register, Login and Resume "
      "per source address, and the rate of failed Login attempts per username "
      "and device id, and SHOULD limit Register more strictly than the others "
      "(each success creates a lasting account). A request over a limit MUST "
      "be answered with `ERROR_RATE_LIMITED` and a non-zero `Error.retry_after_ms`, "
      "before its challenge is consumed."},
-    {"AUTH-101", VT_REQ_MUST, "spec/auth.md", 608u,
+    {"AUTH-101", VT_REQ_MUST, "spec/auth.md", 609u,
      "Limits keyed by username MUST NOT apply to Resume, so that an attacker "
      "who floods a victim's username with failed logins cannot lock out the "
      "victim's devices that hold valid tokens. A server MAY close a connection "
      "that keeps failing authentication with code 1008 ([wire.md](wire.md))."},
-    {"AUTH-102", VT_REQ_MUST, "spec/auth.md", 613u,
+    {"AUTH-102", VT_REQ_MUST, "spec/auth.md", 614u,
      "A server MAY close registration (a configuration choice, for example for "
      "an invitation-only deployment) and then MUST answer every Register with "
      "`ERROR_PERMISSION_DENIED`."},
@@ -1516,64 +1517,103 @@ const vt_requirement vt_requirements[] = {
      "when they occur, and a device that was offline learns the state by GetPrekeyCount, "
      "ListGroups and GetGroup. A client SHOULD refresh its prekey stock and "
      "group state this way after each authentication."},
-    {"SM-1", VT_REQ_SHOULD, "spec/state/client_conn.md", 132u,
+    {"SM-1", VT_REQ_SHOULD, "spec/state/client_conn.md", 137u,
      "A client SHOULD start sending the messages of its outbox only once its "
      "connection is `LIVE`, so that the messages that arrived while it was away "
      "(which may confirm or replace sessions, or change identity keys) are processed "
      "before it encrypts new ones."},
-    {"SM-2", VT_REQ_SHOULD, "spec/state/client_conn.md", 137u,
+    {"SM-2", VT_REQ_SHOULD, "spec/state/client_conn.md", 142u,
      "The reconnect delay SHOULD use exponential backoff with full jitter: the "
      "delay before attempt `n` (0 for the first attempt after a loss) is drawn "
      "uniformly from `[0, min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2^n)]` milliseconds; "
      "`reset_backoff` sets `n` to 0 and `schedule_backoff` adds 1 after drawing."},
-    {"SM-3", VT_REQ_MUST, "spec/state/client_conn.md", 143u,
+    {"SM-3", VT_REQ_MUST, "spec/state/client_conn.md", 148u,
      "After a session ended with reason `DEVICE_REMOVED` or `ACCOUNT_DELETED` "
      "a client MUST discard its token, device id and identity key for that account "
      "and MUST NOT try to authenticate with them again."},
-    {"SM-4", VT_REQ_SHOULD, "spec/state/client_conn.md", 147u,
+    {"SM-4", VT_REQ_SHOULD, "spec/state/client_conn.md", 152u,
      "A client SHOULD authenticate with Resume whenever it holds a token that "
      "has not expired, and SHOULD fall back to GetChallenge and Login only when "
      "the server rejects the token with `ERROR_BAD_TOKEN`."},
-    {"SM-100", VT_REQ_MUST, "spec/state/server_conn.md", 122u,
+    {"SM-5", VT_REQ_MUST, "spec/state/client_conn.md", 156u,
+     "A client MUST cancel a socket's keep-alive timers when the socket closes "
+     "or fails (`stop_keepalive` on `WS_CLOSED` and `WS_ERROR`, `close_socket` "
+     "elsewhere), so that no keep-alive of a dead socket acts on the next connection."},
+    {"SM-100", VT_REQ_MUST, "spec/state/server_conn.md", 167u,
      "A server MUST handle the events of one connection one at a time, in the "
      "order they occur, each with all its actions, before the next; an event "
      "with no applicable row MUST be logged as an internal error and MUST NOT "
      "change the state or send anything."},
-    {"SM-101", VT_REQ_MUST, "spec/state/server_conn.md", 127u,
+    {"SM-101", VT_REQ_MUST, "spec/state/server_conn.md", 172u,
      "A server MUST send exactly one `QueueDrainedEvent` per authenticated connection, "
      "after the last `MessageEvent` of the messages that were queued when the "
      "connection authenticated (the drain set of DELIV-45)."},
-    {"SM-102", VT_REQ_MUST, "spec/state/server_conn.md", 131u,
+    {"SM-102", VT_REQ_MUST, "spec/state/server_conn.md", 176u,
      "Once it has sent a close frame a server MUST NOT run, answer or push anything "
      "more on that connection; frames that still arrive are discarded."},
-    {"SM-200", VT_REQ_MUST, "spec/state/session.md", 118u,
+    {"SM-103", VT_REQ_MUST, "spec/state/server_conn.md", 180u,
+     "On a connection bound to a device (`DRAINING`, `LIVE`) a server MUST answer "
+     "Register, Login and Resume, and GetChallenge with purpose `LOGIN` or `REGISTER`, "
+     "with `ERROR_PERMISSION_DENIED` (`is_auth_rpc`, `reply_already_authenticated`) "
+     "without running them, and MUST NOT change the account or device the connection "
+     "is bound to (AUTH-61, WIRE-50)."},
+    {"SM-104", VT_REQ_MUST, "spec/state/server_conn.md", 186u,
+     "From `SHUTDOWN` until `GRACE_OVER` a server MUST answer every request "
+     "that passes steps 1 to 5 of wire.md 2.3 with `ERROR_UNAVAILABLE` (`SHUTTING_DOWN`, "
+     "`reply_unavailable`); at `GRACE_OVER` it MUST send a `SessionEndedEvent` "
+     "with reason `SHUTDOWN` on a bound connection and then close every connection "
+     "with 1001 (WIRE-14)."},
+    {"SM-200", VT_REQ_MUST, "spec/state/session.md", 133u,
      "A client MUST NOT encrypt for, or decrypt from, a device in `UNTRUSTED` "
      "until its user accepts the new identity key; envelopes that arrive from "
      "the device meanwhile are reported and dropped."},
-    {"SM-201", VT_REQ_MUST, "spec/state/session.md", 122u,
+    {"SM-201", VT_REQ_MUST, "spec/state/session.md", 148u,
      "An event with no row in the current state (for instance `SEND` in `NONE`, "
      "which needs a bundle first) MUST be reported as an error and MUST NOT "
      "change the session or any stored key."},
-    {"SM-300", VT_REQ_MUST, "spec/state/outgoing_message.md", 136u,
+    {"SM-202", VT_REQ_MUST, "spec/state/session.md", 137u,
+     "A client in `ESTABLISHED` MUST decrypt a `PrekeyMessage` whose base key "
+     "is that of the losing session with the losing session, and MUST NOT let "
+     "it replace or change the current session (CRYPTO-65 step 5, CRYPTO-124): "
+     "the `losing_base_key` row, before the row that commits a responder session."},
+    {"SM-203", VT_REQ_MUST, "spec/state/session.md", 143u,
+     "A client MUST NOT take a device out of `UNTRUSTED` on any event other "
+     "than `USER_ACCEPTED_KEY` (in particular not on `RESET` or a further `IDENTITY_CHANGED`), "
+     "and on that event MUST delete the sessions made with the old key before "
+     "it records the new one (CRYPTO-128)."},
+    {"SM-300", VT_REQ_MUST, "spec/state/outgoing_message.md", 162u,
      "A client that receives a receipt for a message it has not yet seen accepted "
      "(no `SendResponse` read) MUST take the message as stored, take it out "
      "of its outbox and MUST NOT send it again."},
-    {"SM-301", VT_REQ_MUST, "spec/state/outgoing_message.md", 140u,
+    {"SM-301", VT_REQ_MUST, "spec/state/outgoing_message.md", 166u,
      "A client MUST treat a `SendResponse` with `duplicate` true exactly as "
      "one with `duplicate` false."},
-    {"SM-302", VT_REQ_SHOULD, "spec/state/outgoing_message.md", 143u,
+    {"SM-302", VT_REQ_SHOULD, "spec/state/outgoing_message.md", 169u,
      "A client SHOULD retry a message automatically at most once after `ERROR_STALE_DEVICES`; "
      "a second one fails the message, which its user may retry."},
-    {"SM-303", VT_REQ_MUST, "spec/state/outgoing_message.md", 147u,
+    {"SM-303", VT_REQ_MUST, "spec/state/outgoing_message.md", 173u,
      "A client MUST NOT send a message in `HELD` until the user has accepted "
      "every changed identity key of its destination devices."},
-    {"SM-304", VT_REQ_SHOULD, "spec/state/outgoing_message.md", 150u,
+    {"SM-304", VT_REQ_SHOULD, "spec/state/outgoing_message.md", 176u,
      "A client SHOULD send the queued messages to one recipient in the order "
      "they entered the outbox."},
+    {"SM-305", VT_REQ_MUST, "spec/state/outgoing_message.md", 179u,
+     "A client MUST NOT send a message when `DEDUP_WINDOW_S` seconds or more "
+     "have passed since its first attempt (DELIV-24): `SEND_ATTEMPT` and `DEVICES_FIXED` "
+     "with `expired` fail the message instead of sending it, and `STALE_DEVICES` "
+     "or `TRANSPORT_ERROR` with `expired` fail it instead of preparing a resend. "
+     "`EXPIRED` while the request is in flight (`SENDING`) changes nothing: "
+     "the answer decides."},
+    {"SM-306", VT_REQ_MUST, "spec/state/outgoing_message.md", 186u,
+     "A client MUST take a message as sent when a `SendResponse` answers a request "
+     "sent before the message was `HELD`, and MUST NOT send it again; it MUST "
+     "NOT fire `USER_ACCEPTED_KEY`, `USER_CANCELLED` or `EXPIRED` for a `HELD` "
+     "message while a request of it awaits its response or a fix of its device "
+     "lists is under way."},
     {NULL, VT_REQ_MUST, NULL, 0u, NULL}, /* end marker, not counted */
 };
 
-const size_t vt_requirement_count = 310;
+const size_t vt_requirement_count = 317;
 
 const vt_requirement *vt_requirement_find(const char *id) {
   if (id == NULL)

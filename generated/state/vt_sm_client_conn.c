@@ -40,7 +40,7 @@ static const char *const guard_names[6] = {
 	"server_shutdown",
 };
 
-static const char *const action_names[16] = {
+static const char *const action_names[17] = {
 	"open_socket",
 	"start_keepalive",
 	"send_resume",
@@ -53,6 +53,7 @@ static const char *const action_names[16] = {
 	"reset_backoff",
 	"forget_token",
 	"report_auth_failure",
+	"stop_keepalive",
 	"flush_outbox",
 	"forget_credentials",
 	"report_session_ended",
@@ -60,16 +61,16 @@ static const char *const action_names[16] = {
 };
 
 /* The action lists of the rows, back to back. */
-static const uint16_t row_actions[50] = {
+static const uint16_t row_actions[56] = {
 	0, 1, 2, 1, 3, 4, 4, 5, 6, 7, 8, 9, 10, 3, 5, 4,
-	5, 11, 4, 4, 5, 4, 5, 12, 13, 5, 14, 5, 4, 5, 14, 4,
-	4, 5, 4, 5, 13, 5, 14, 5, 4, 5, 14, 4, 4, 5, 4, 5,
-	0, 15,
+	5, 11, 12, 4, 12, 4, 5, 4, 5, 13, 14, 5, 15, 5, 4, 5,
+	15, 12, 4, 12, 4, 5, 4, 5, 14, 5, 15, 5, 4, 5, 15, 12,
+	4, 12, 4, 5, 4, 5, 0, 16,
 };
 
 /* The Transitions table, row by row: state, event, guard, negated,
  * first action, action count, next, spec line. */
-static const vt_sm_row rows[34] = {
+static const vt_sm_row rows[35] = {
 	/* line 59: DISCONNECTED START -> CONNECTING: open_socket */
 	{ VT_CLIENT_CONN_DISCONNECTED, VT_CLIENT_CONN_EV_START, VT_SM_NO_GUARD, false, 0, 1, VT_CLIENT_CONN_CONNECTING, 59 },
 	/* line 60: DISCONNECTED STOP -> CLOSED */
@@ -96,48 +97,50 @@ static const vt_sm_row rows[34] = {
 	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_AUTH_FAILED, 3, false, 14, 2, VT_CLIENT_CONN_BACKOFF, 70 },
 	/* line 71: AUTHENTICATING AUTH_FAILED -> CLOSED: close_socket, report_auth_failure */
 	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_AUTH_FAILED, VT_SM_NO_GUARD, false, 16, 2, VT_CLIENT_CONN_CLOSED, 71 },
-	/* line 72: AUTHENTICATING WS_CLOSED -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 18, 1, VT_CLIENT_CONN_BACKOFF, 72 },
-	/* line 73: AUTHENTICATING WS_ERROR -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 19, 1, VT_CLIENT_CONN_BACKOFF, 73 },
+	/* line 72: AUTHENTICATING WS_CLOSED -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 18, 2, VT_CLIENT_CONN_BACKOFF, 72 },
+	/* line 73: AUTHENTICATING WS_ERROR -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 20, 2, VT_CLIENT_CONN_BACKOFF, 73 },
 	/* line 74: AUTHENTICATING KEEPALIVE_TIMEOUT -> BACKOFF: close_socket, schedule_backoff */
-	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 20, 2, VT_CLIENT_CONN_BACKOFF, 74 },
+	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 22, 2, VT_CLIENT_CONN_BACKOFF, 74 },
 	/* line 75: AUTHENTICATING STOP -> CLOSED: close_socket */
-	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 22, 1, VT_CLIENT_CONN_CLOSED, 75 },
+	{ VT_CLIENT_CONN_AUTHENTICATING, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 24, 1, VT_CLIENT_CONN_CLOSED, 75 },
 	/* line 76: DRAINING QUEUE_DRAINED -> LIVE: flush_outbox */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_QUEUE_DRAINED, VT_SM_NO_GUARD, false, 23, 1, VT_CLIENT_CONN_LIVE, 76 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_QUEUE_DRAINED, VT_SM_NO_GUARD, false, 25, 1, VT_CLIENT_CONN_LIVE, 76 },
 	/* line 77: DRAINING SESSION_ENDED [device_gone] -> CLOSED: forget_credentials, close_socket, report_session_ended */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, 4, false, 24, 3, VT_CLIENT_CONN_CLOSED, 77 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, 4, false, 26, 3, VT_CLIENT_CONN_CLOSED, 77 },
 	/* line 78: DRAINING SESSION_ENDED [server_shutdown] -> BACKOFF: close_socket, schedule_backoff */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, 5, false, 27, 2, VT_CLIENT_CONN_BACKOFF, 78 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, 5, false, 29, 2, VT_CLIENT_CONN_BACKOFF, 78 },
 	/* line 79: DRAINING SESSION_ENDED -> CLOSED: close_socket, report_session_ended */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 29, 2, VT_CLIENT_CONN_CLOSED, 79 },
-	/* line 80: DRAINING WS_CLOSED -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 31, 1, VT_CLIENT_CONN_BACKOFF, 80 },
-	/* line 81: DRAINING WS_ERROR -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 32, 1, VT_CLIENT_CONN_BACKOFF, 81 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 31, 2, VT_CLIENT_CONN_CLOSED, 79 },
+	/* line 80: DRAINING WS_CLOSED -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 33, 2, VT_CLIENT_CONN_BACKOFF, 80 },
+	/* line 81: DRAINING WS_ERROR -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 35, 2, VT_CLIENT_CONN_BACKOFF, 81 },
 	/* line 82: DRAINING KEEPALIVE_TIMEOUT -> BACKOFF: close_socket, schedule_backoff */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 33, 2, VT_CLIENT_CONN_BACKOFF, 82 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 37, 2, VT_CLIENT_CONN_BACKOFF, 82 },
 	/* line 83: DRAINING STOP -> CLOSED: close_socket */
-	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 35, 1, VT_CLIENT_CONN_CLOSED, 83 },
+	{ VT_CLIENT_CONN_DRAINING, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 39, 1, VT_CLIENT_CONN_CLOSED, 83 },
 	/* line 84: LIVE SESSION_ENDED [device_gone] -> CLOSED: forget_credentials, close_socket, report_session_ended */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, 4, false, 36, 3, VT_CLIENT_CONN_CLOSED, 84 },
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, 4, false, 40, 3, VT_CLIENT_CONN_CLOSED, 84 },
 	/* line 85: LIVE SESSION_ENDED [server_shutdown] -> BACKOFF: close_socket, schedule_backoff */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, 5, false, 39, 2, VT_CLIENT_CONN_BACKOFF, 85 },
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, 5, false, 43, 2, VT_CLIENT_CONN_BACKOFF, 85 },
 	/* line 86: LIVE SESSION_ENDED -> CLOSED: close_socket, report_session_ended */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 41, 2, VT_CLIENT_CONN_CLOSED, 86 },
-	/* line 87: LIVE WS_CLOSED -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 43, 1, VT_CLIENT_CONN_BACKOFF, 87 },
-	/* line 88: LIVE WS_ERROR -> BACKOFF: schedule_backoff */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 44, 1, VT_CLIENT_CONN_BACKOFF, 88 },
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 45, 2, VT_CLIENT_CONN_CLOSED, 86 },
+	/* line 87: LIVE WS_CLOSED -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_WS_CLOSED, VT_SM_NO_GUARD, false, 47, 2, VT_CLIENT_CONN_BACKOFF, 87 },
+	/* line 88: LIVE WS_ERROR -> BACKOFF: stop_keepalive, schedule_backoff */
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_WS_ERROR, VT_SM_NO_GUARD, false, 49, 2, VT_CLIENT_CONN_BACKOFF, 88 },
 	/* line 89: LIVE KEEPALIVE_TIMEOUT -> BACKOFF: close_socket, schedule_backoff */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 45, 2, VT_CLIENT_CONN_BACKOFF, 89 },
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 51, 2, VT_CLIENT_CONN_BACKOFF, 89 },
 	/* line 90: LIVE STOP -> CLOSED: close_socket */
-	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 47, 1, VT_CLIENT_CONN_CLOSED, 90 },
+	{ VT_CLIENT_CONN_LIVE, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 53, 1, VT_CLIENT_CONN_CLOSED, 90 },
 	/* line 91: BACKOFF BACKOFF_ELAPSED -> CONNECTING: open_socket */
-	{ VT_CLIENT_CONN_BACKOFF, VT_CLIENT_CONN_EV_BACKOFF_ELAPSED, VT_SM_NO_GUARD, false, 48, 1, VT_CLIENT_CONN_CONNECTING, 91 },
-	/* line 92: BACKOFF STOP -> CLOSED: cancel_backoff */
-	{ VT_CLIENT_CONN_BACKOFF, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 49, 1, VT_CLIENT_CONN_CLOSED, 92 },
+	{ VT_CLIENT_CONN_BACKOFF, VT_CLIENT_CONN_EV_BACKOFF_ELAPSED, VT_SM_NO_GUARD, false, 54, 1, VT_CLIENT_CONN_CONNECTING, 91 },
+	/* line 92: BACKOFF KEEPALIVE_TIMEOUT -> BACKOFF */
+	{ VT_CLIENT_CONN_BACKOFF, VT_CLIENT_CONN_EV_KEEPALIVE_TIMEOUT, VT_SM_NO_GUARD, false, 55, 0, VT_CLIENT_CONN_BACKOFF, 92 },
+	/* line 93: BACKOFF STOP -> CLOSED: cancel_backoff */
+	{ VT_CLIENT_CONN_BACKOFF, VT_CLIENT_CONN_EV_STOP, VT_SM_NO_GUARD, false, 55, 1, VT_CLIENT_CONN_CLOSED, 93 },
 };
 
 static const vt_sm_def def = {
@@ -146,8 +149,8 @@ static const vt_sm_def def = {
 	.state_count = VT_CLIENT_CONN_STATE_COUNT,
 	.event_count = VT_CLIENT_CONN_EVENT_COUNT,
 	.guard_count = 6,
-	.action_count = 16,
-	.row_count = 34,
+	.action_count = 17,
+	.row_count = 35,
 	.state_names = state_names,
 	.event_names = event_names,
 	.guard_names = guard_names,
@@ -189,7 +192,7 @@ bool vt_client_conn_step(const vt_client_conn_ops *ops, void *ctx, vt_client_con
 		ops->guard_device_gone,
 		ops->guard_server_shutdown,
 	};
-	const vt_sm_action_fn actions[16] = {
+	const vt_sm_action_fn actions[17] = {
 		ops->action_open_socket,
 		ops->action_start_keepalive,
 		ops->action_send_resume,
@@ -202,6 +205,7 @@ bool vt_client_conn_step(const vt_client_conn_ops *ops, void *ctx, vt_client_con
 		ops->action_reset_backoff,
 		ops->action_forget_token,
 		ops->action_report_auth_failure,
+		ops->action_stop_keepalive,
 		ops->action_flush_outbox,
 		ops->action_forget_credentials,
 		ops->action_report_session_ended,

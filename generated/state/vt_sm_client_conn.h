@@ -31,7 +31,7 @@ typedef enum {
 typedef enum {
 	VT_CLIENT_CONN_EV_START, /* The user or application starts the client. */
 	VT_CLIENT_CONN_EV_WS_OPEN, /* The WebSocket handshake completed with subprotocol `ventra.v1`. */
-	VT_CLIENT_CONN_EV_WS_CLOSED, /* The peer closed the WebSocket, or the TCP connection ended, with any close code other than 4001 preceded by a `SessionEndedEvent`. */
+	VT_CLIENT_CONN_EV_WS_CLOSED, /* The socket closed without ending the session: the server's close frame arrived with a code other than 4001, or the TCP connection ended without a close frame. (A close with 4001 is `SESSION_ENDED`; a close after a `SessionEndedEvent` never reaches the machine, whose `SESSION_ENDED` row has already closed and dropped the socket.) */
 	VT_CLIENT_CONN_EV_WS_ERROR, /* The connection attempt or the transport failed (DNS, TCP, TLS, HTTP upgrade refused). */
 	VT_CLIENT_CONN_EV_CHALLENGE_OK, /* The GetChallenge response arrived with a nonce. */
 	VT_CLIENT_CONN_EV_AUTH_OK, /* Resume, Login or Register succeeded and returned a session token. */
@@ -67,6 +67,7 @@ typedef struct vt_client_conn_ops {
 	void (*action_reset_backoff)(void *ctx);
 	void (*action_forget_token)(void *ctx);
 	void (*action_report_auth_failure)(void *ctx);
+	void (*action_stop_keepalive)(void *ctx);
 	void (*action_flush_outbox)(void *ctx);
 	void (*action_forget_credentials)(void *ctx);
 	void (*action_report_session_ended)(void *ctx);
@@ -94,6 +95,7 @@ typedef struct vt_client_conn_ops {
 	X(reset_backoff) \
 	X(forget_token) \
 	X(report_auth_failure) \
+	X(stop_keepalive) \
 	X(flush_outbox) \
 	X(forget_credentials) \
 	X(report_session_ended) \

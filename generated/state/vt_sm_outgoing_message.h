@@ -18,7 +18,7 @@ typedef enum {
 	VT_OUTGOING_MESSAGE_QUEUED, /* In the outbox, waiting for a live connection (or for the retry delay). */
 	VT_OUTGOING_MESSAGE_SENDING, /* Envelopes built for every destination device; the `SendRequest` is in flight. */
 	VT_OUTGOING_MESSAGE_STALE_DEVICES, /* The server answered `ERROR_STALE_DEVICES`; the client is fixing its device lists (fetching bundles of missing devices, dropping extra ones). */
-	VT_OUTGOING_MESSAGE_HELD, /* A destination device's identity key changed; waits for the user to accept the key or cancel. */
+	VT_OUTGOING_MESSAGE_HELD, /* A destination device's identity key changed; waits for the user to accept the key or cancel. A `SendRequest` sent before the change may still await its response, or a fix of the device lists (`fix_device_lists`) may be under way: their events are taken in `HELD`. */
 	VT_OUTGOING_MESSAGE_SENT, /* The server stored the message for every destination device. */
 	VT_OUTGOING_MESSAGE_DELIVERED, /* A recipient device reported the message delivered. */
 	VT_OUTGOING_MESSAGE_READ, /* A recipient device reported the message read. Terminal. */
@@ -36,10 +36,10 @@ typedef enum {
 	VT_OUTGOING_MESSAGE_EV_STALE_DEVICES, /* The send failed with `ERROR_STALE_DEVICES`. */
 	VT_OUTGOING_MESSAGE_EV_DEVICES_FIXED, /* The device lists named in the stale error are corrected and a session (or bundle) exists for every destination device. */
 	VT_OUTGOING_MESSAGE_EV_IDENTITY_CHANGED, /* A destination device's session went to `UNTRUSTED` (`session` machine). */
-	VT_OUTGOING_MESSAGE_EV_USER_ACCEPTED_KEY, /* The user accepted every changed identity key of the message's destinations. */
-	VT_OUTGOING_MESSAGE_EV_USER_CANCELLED, /* The user gave up on the message. */
+	VT_OUTGOING_MESSAGE_EV_USER_ACCEPTED_KEY, /* The user accepted every changed identity key of the message's destinations. While a `SendRequest` of the message awaits its response or a fix of its device lists is under way, the client fires it only after the event that ends that (a response, `DEVICES_FIXED`, or the fix's error), and only if the message is still `HELD`. */
+	VT_OUTGOING_MESSAGE_EV_USER_CANCELLED, /* The user gave up on the message. Held back as `USER_ACCEPTED_KEY` is while something of the message is outstanding. */
 	VT_OUTGOING_MESSAGE_EV_USER_RETRY, /* The user asks to send a failed message again. */
-	VT_OUTGOING_MESSAGE_EV_EXPIRED, /* `DEDUP_WINDOW_S` seconds have passed since the first attempt and the server has not accepted the message. */
+	VT_OUTGOING_MESSAGE_EV_EXPIRED, /* `DEDUP_WINDOW_S` seconds have passed since the first attempt and the server has not accepted the message. In `SENDING` the request in flight was sent within the window and its answer decides; in `HELD` the client holds the event back as it does `USER_ACCEPTED_KEY`. */
 	VT_OUTGOING_MESSAGE_EV_TRANSPORT_ERROR, /* No answer: the connection closed before the response, or the request timed out, or the error is `ERROR_INTERNAL`, `ERROR_UNAVAILABLE`, `ERROR_RATE_LIMITED` or `ERROR_QUEUE_FULL`. */
 	VT_OUTGOING_MESSAGE_EV_PERMANENT_ERROR, /* Any other error (for instance `ERROR_NOT_FOUND` for a deleted recipient, `ERROR_CONFLICT`). */
 	VT_OUTGOING_MESSAGE_EV_RECEIPT_DELIVERED, /* A delivered receipt for the message id arrived from a recipient device. */
@@ -52,13 +52,14 @@ typedef enum {
  * A NULL guard counts as false (so `not name` holds); a NULL action does
  * nothing. Leaving one NULL that the machine can reach is a bug. */
 typedef struct vt_outgoing_message_ops {
+	bool (*guard_expired)(void *ctx);
 	bool (*guard_retried_once)(void *ctx);
 	bool (*guard_within_dedup_window)(void *ctx);
+	void (*action_remove_from_outbox)(void *ctx);
+	void (*action_report_failure)(void *ctx);
 	void (*action_encrypt_for_devices)(void *ctx);
 	void (*action_send_request)(void *ctx);
 	void (*action_notify_held)(void *ctx);
-	void (*action_remove_from_outbox)(void *ctx);
-	void (*action_report_failure)(void *ctx);
 	void (*action_mark_delivered)(void *ctx);
 	void (*action_mark_read)(void *ctx);
 	void (*action_mark_sent)(void *ctx);
@@ -71,14 +72,15 @@ typedef struct vt_outgoing_message_ops {
 
 /* X-macros over the guard and action names, in ops order. */
 #define VT_OUTGOING_MESSAGE_GUARD_LIST(X) \
+	X(expired) \
 	X(retried_once) \
 	X(within_dedup_window)
 #define VT_OUTGOING_MESSAGE_ACTION_LIST(X) \
+	X(remove_from_outbox) \
+	X(report_failure) \
 	X(encrypt_for_devices) \
 	X(send_request) \
 	X(notify_held) \
-	X(remove_from_outbox) \
-	X(report_failure) \
 	X(mark_delivered) \
 	X(mark_read) \
 	X(mark_sent) \

@@ -6,15 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static const char *const state_names[5] = {
+static const char *const state_names[6] = {
 	"AWAITING_AUTH",
 	"DRAINING",
 	"LIVE",
 	"CLOSING",
 	"CLOSED",
+	"SHUTTING_DOWN",
 };
 
-static const char *const event_names[12] = {
+static const char *const event_names[13] = {
 	"FRAME_PUBLIC_RPC",
 	"FRAME_PRIVATE_RPC",
 	"FRAME_INVALID",
@@ -27,13 +28,15 @@ static const char *const event_names[12] = {
 	"SHUTDOWN",
 	"PEER_CLOSED",
 	"CLOSE_TIMEOUT",
+	"GRACE_OVER",
 };
 
-static const char *const guard_names[1] = {
+static const char *const guard_names[2] = {
 	"is_auth_rpc",
+	"is_bound",
 };
 
-static const char *const action_names[17] = {
+static const char *const action_names[18] = {
 	"dispatch",
 	"reply_unauthenticated",
 	"reply_frame_error",
@@ -43,7 +46,6 @@ static const char *const action_names[17] = {
 	"start_idle_timer",
 	"start_drain",
 	"close_policy",
-	"close_going_away",
 	"release",
 	"reply_already_authenticated",
 	"send_queue_drained",
@@ -51,88 +53,124 @@ static const char *const action_names[17] = {
 	"send_session_ended",
 	"close_session_ended",
 	"unbind_device",
+	"reply_unavailable",
+	"close_going_away",
 };
 
 /* The action lists of the rows, back to back. */
-static const uint16_t row_actions[41] = {
-	0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10, 11, 0, 0, 2,
-	12, 13, 8, 14, 15, 14, 9, 16, 10, 11, 0, 0, 2, 13, 8, 14,
-	15, 14, 9, 16, 10, 16, 10, 16, 10,
+static const uint16_t row_actions[48] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10, 0, 0, 2, 11,
+	12, 8, 13, 14, 15, 9, 10, 0, 0, 2, 12, 8, 13, 14, 15, 9,
+	16, 16, 2, 11, 8, 13, 14, 13, 17, 17, 15, 9, 15, 9, 15, 9,
 };
 
 /* The Transitions table, row by row: state, event, guard, negated,
  * first action, action count, next, spec line. */
-static const vt_sm_row rows[35] = {
-	/* line 52: AWAITING_AUTH FRAME_PUBLIC_RPC -> AWAITING_AUTH: dispatch */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 0, 1, VT_SERVER_CONN_AWAITING_AUTH, 52 },
-	/* line 53: AWAITING_AUTH FRAME_PRIVATE_RPC -> AWAITING_AUTH: reply_unauthenticated */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 1, 1, VT_SERVER_CONN_AWAITING_AUTH, 53 },
-	/* line 54: AWAITING_AUTH FRAME_INVALID -> AWAITING_AUTH: reply_frame_error */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 2, 1, VT_SERVER_CONN_AWAITING_AUTH, 54 },
-	/* line 55: AWAITING_AUTH AUTH_OK -> DRAINING: cancel_auth_timer, bind_device, replace_older_connection, start_idle_timer, start_drain */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_AUTH_OK, VT_SM_NO_GUARD, false, 3, 5, VT_SERVER_CONN_DRAINING, 55 },
-	/* line 56: AWAITING_AUTH AUTH_TIMEOUT -> CLOSING: close_policy */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_AUTH_TIMEOUT, VT_SM_NO_GUARD, false, 8, 1, VT_SERVER_CONN_CLOSING, 56 },
-	/* line 57: AWAITING_AUTH TOO_MANY_ERRORS -> CLOSING: close_policy */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 9, 1, VT_SERVER_CONN_CLOSING, 57 },
-	/* line 58: AWAITING_AUTH SHUTDOWN -> CLOSING: close_going_away */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 10, 1, VT_SERVER_CONN_CLOSING, 58 },
-	/* line 59: AWAITING_AUTH PEER_CLOSED -> CLOSED: release */
-	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 11, 1, VT_SERVER_CONN_CLOSED, 59 },
-	/* line 60: DRAINING FRAME_PUBLIC_RPC [is_auth_rpc] -> DRAINING: reply_already_authenticated */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, 0, false, 12, 1, VT_SERVER_CONN_DRAINING, 60 },
-	/* line 61: DRAINING FRAME_PUBLIC_RPC -> DRAINING: dispatch */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 13, 1, VT_SERVER_CONN_DRAINING, 61 },
-	/* line 62: DRAINING FRAME_PRIVATE_RPC -> DRAINING: dispatch */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 14, 1, VT_SERVER_CONN_DRAINING, 62 },
-	/* line 63: DRAINING FRAME_INVALID -> DRAINING: reply_frame_error */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 15, 1, VT_SERVER_CONN_DRAINING, 63 },
-	/* line 64: DRAINING DRAIN_DONE -> LIVE: send_queue_drained */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_DRAIN_DONE, VT_SM_NO_GUARD, false, 16, 1, VT_SERVER_CONN_LIVE, 64 },
-	/* line 65: DRAINING IDLE_TIMEOUT -> CLOSING: close_idle */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 17, 1, VT_SERVER_CONN_CLOSING, 65 },
-	/* line 66: DRAINING TOO_MANY_ERRORS -> CLOSING: close_policy */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 18, 1, VT_SERVER_CONN_CLOSING, 66 },
-	/* line 67: DRAINING SESSION_ENDED -> CLOSING: send_session_ended, close_session_ended */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 19, 2, VT_SERVER_CONN_CLOSING, 67 },
-	/* line 68: DRAINING SHUTDOWN -> CLOSING: send_session_ended, close_going_away */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 21, 2, VT_SERVER_CONN_CLOSING, 68 },
-	/* line 69: DRAINING PEER_CLOSED -> CLOSED: unbind_device, release */
-	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 23, 2, VT_SERVER_CONN_CLOSED, 69 },
-	/* line 70: LIVE FRAME_PUBLIC_RPC [is_auth_rpc] -> LIVE: reply_already_authenticated */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, 0, false, 25, 1, VT_SERVER_CONN_LIVE, 70 },
-	/* line 71: LIVE FRAME_PUBLIC_RPC -> LIVE: dispatch */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 26, 1, VT_SERVER_CONN_LIVE, 71 },
-	/* line 72: LIVE FRAME_PRIVATE_RPC -> LIVE: dispatch */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 27, 1, VT_SERVER_CONN_LIVE, 72 },
-	/* line 73: LIVE FRAME_INVALID -> LIVE: reply_frame_error */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 28, 1, VT_SERVER_CONN_LIVE, 73 },
-	/* line 74: LIVE IDLE_TIMEOUT -> CLOSING: close_idle */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 29, 1, VT_SERVER_CONN_CLOSING, 74 },
-	/* line 75: LIVE TOO_MANY_ERRORS -> CLOSING: close_policy */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 30, 1, VT_SERVER_CONN_CLOSING, 75 },
-	/* line 76: LIVE SESSION_ENDED -> CLOSING: send_session_ended, close_session_ended */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 31, 2, VT_SERVER_CONN_CLOSING, 76 },
-	/* line 77: LIVE SHUTDOWN -> CLOSING: send_session_ended, close_going_away */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 33, 2, VT_SERVER_CONN_CLOSING, 77 },
-	/* line 78: LIVE PEER_CLOSED -> CLOSED: unbind_device, release */
-	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 35, 2, VT_SERVER_CONN_CLOSED, 78 },
-	/* line 79: CLOSING FRAME_PUBLIC_RPC -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 79 },
-	/* line 80: CLOSING FRAME_PRIVATE_RPC -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 80 },
-	/* line 81: CLOSING FRAME_INVALID -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 81 },
-	/* line 82: CLOSING AUTH_OK -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_AUTH_OK, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 82 },
-	/* line 83: CLOSING SESSION_ENDED -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 83 },
-	/* line 84: CLOSING SHUTDOWN -> CLOSING */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 37, 0, VT_SERVER_CONN_CLOSING, 84 },
-	/* line 85: CLOSING PEER_CLOSED -> CLOSED: unbind_device, release */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 37, 2, VT_SERVER_CONN_CLOSED, 85 },
-	/* line 86: CLOSING CLOSE_TIMEOUT -> CLOSED: unbind_device, release */
-	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_CLOSE_TIMEOUT, VT_SM_NO_GUARD, false, 39, 2, VT_SERVER_CONN_CLOSED, 86 },
+static const vt_sm_row rows[52] = {
+	/* line 65: AWAITING_AUTH FRAME_PUBLIC_RPC -> AWAITING_AUTH: dispatch */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 0, 1, VT_SERVER_CONN_AWAITING_AUTH, 65 },
+	/* line 66: AWAITING_AUTH FRAME_PRIVATE_RPC -> AWAITING_AUTH: reply_unauthenticated */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 1, 1, VT_SERVER_CONN_AWAITING_AUTH, 66 },
+	/* line 67: AWAITING_AUTH FRAME_INVALID -> AWAITING_AUTH: reply_frame_error */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 2, 1, VT_SERVER_CONN_AWAITING_AUTH, 67 },
+	/* line 68: AWAITING_AUTH AUTH_OK -> DRAINING: cancel_auth_timer, bind_device, replace_older_connection, start_idle_timer, start_drain */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_AUTH_OK, VT_SM_NO_GUARD, false, 3, 5, VT_SERVER_CONN_DRAINING, 68 },
+	/* line 69: AWAITING_AUTH AUTH_TIMEOUT -> CLOSING: close_policy */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_AUTH_TIMEOUT, VT_SM_NO_GUARD, false, 8, 1, VT_SERVER_CONN_CLOSING, 69 },
+	/* line 70: AWAITING_AUTH TOO_MANY_ERRORS -> CLOSING: close_policy */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 9, 1, VT_SERVER_CONN_CLOSING, 70 },
+	/* line 71: AWAITING_AUTH SHUTDOWN -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 10, 0, VT_SERVER_CONN_SHUTTING_DOWN, 71 },
+	/* line 72: AWAITING_AUTH PEER_CLOSED -> CLOSED: release */
+	{ VT_SERVER_CONN_AWAITING_AUTH, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 10, 1, VT_SERVER_CONN_CLOSED, 72 },
+	/* line 73: DRAINING FRAME_PUBLIC_RPC [is_auth_rpc] -> DRAINING: reply_already_authenticated */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, 0, false, 11, 1, VT_SERVER_CONN_DRAINING, 73 },
+	/* line 74: DRAINING FRAME_PUBLIC_RPC -> DRAINING: dispatch */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 12, 1, VT_SERVER_CONN_DRAINING, 74 },
+	/* line 75: DRAINING FRAME_PRIVATE_RPC -> DRAINING: dispatch */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 13, 1, VT_SERVER_CONN_DRAINING, 75 },
+	/* line 76: DRAINING FRAME_INVALID -> DRAINING: reply_frame_error */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 14, 1, VT_SERVER_CONN_DRAINING, 76 },
+	/* line 77: DRAINING DRAIN_DONE -> LIVE: send_queue_drained */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_DRAIN_DONE, VT_SM_NO_GUARD, false, 15, 1, VT_SERVER_CONN_LIVE, 77 },
+	/* line 78: DRAINING IDLE_TIMEOUT -> CLOSING: close_idle */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 16, 1, VT_SERVER_CONN_CLOSING, 78 },
+	/* line 79: DRAINING TOO_MANY_ERRORS -> CLOSING: close_policy */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 17, 1, VT_SERVER_CONN_CLOSING, 79 },
+	/* line 80: DRAINING SESSION_ENDED -> CLOSING: send_session_ended, close_session_ended */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 18, 2, VT_SERVER_CONN_CLOSING, 80 },
+	/* line 81: DRAINING SHUTDOWN -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 20, 0, VT_SERVER_CONN_SHUTTING_DOWN, 81 },
+	/* line 82: DRAINING PEER_CLOSED -> CLOSED: unbind_device, release */
+	{ VT_SERVER_CONN_DRAINING, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 20, 2, VT_SERVER_CONN_CLOSED, 82 },
+	/* line 83: LIVE FRAME_PUBLIC_RPC [is_auth_rpc] -> LIVE: reply_already_authenticated */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, 0, false, 22, 1, VT_SERVER_CONN_LIVE, 83 },
+	/* line 84: LIVE FRAME_PUBLIC_RPC -> LIVE: dispatch */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 23, 1, VT_SERVER_CONN_LIVE, 84 },
+	/* line 85: LIVE FRAME_PRIVATE_RPC -> LIVE: dispatch */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 24, 1, VT_SERVER_CONN_LIVE, 85 },
+	/* line 86: LIVE FRAME_INVALID -> LIVE: reply_frame_error */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 25, 1, VT_SERVER_CONN_LIVE, 86 },
+	/* line 87: LIVE IDLE_TIMEOUT -> CLOSING: close_idle */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 26, 1, VT_SERVER_CONN_CLOSING, 87 },
+	/* line 88: LIVE TOO_MANY_ERRORS -> CLOSING: close_policy */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 27, 1, VT_SERVER_CONN_CLOSING, 88 },
+	/* line 89: LIVE SESSION_ENDED -> CLOSING: send_session_ended, close_session_ended */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 28, 2, VT_SERVER_CONN_CLOSING, 89 },
+	/* line 90: LIVE SHUTDOWN -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 30, 0, VT_SERVER_CONN_SHUTTING_DOWN, 90 },
+	/* line 91: LIVE PEER_CLOSED -> CLOSED: unbind_device, release */
+	{ VT_SERVER_CONN_LIVE, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 30, 2, VT_SERVER_CONN_CLOSED, 91 },
+	/* line 92: SHUTTING_DOWN FRAME_PUBLIC_RPC -> SHUTTING_DOWN: reply_unavailable */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 32, 1, VT_SERVER_CONN_SHUTTING_DOWN, 92 },
+	/* line 93: SHUTTING_DOWN FRAME_PRIVATE_RPC -> SHUTTING_DOWN: reply_unavailable */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 33, 1, VT_SERVER_CONN_SHUTTING_DOWN, 93 },
+	/* line 94: SHUTTING_DOWN FRAME_INVALID -> SHUTTING_DOWN: reply_frame_error */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 34, 1, VT_SERVER_CONN_SHUTTING_DOWN, 94 },
+	/* line 95: SHUTTING_DOWN DRAIN_DONE -> SHUTTING_DOWN: send_queue_drained */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_DRAIN_DONE, VT_SM_NO_GUARD, false, 35, 1, VT_SERVER_CONN_SHUTTING_DOWN, 95 },
+	/* line 96: SHUTTING_DOWN AUTH_TIMEOUT -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_AUTH_TIMEOUT, VT_SM_NO_GUARD, false, 36, 0, VT_SERVER_CONN_SHUTTING_DOWN, 96 },
+	/* line 97: SHUTTING_DOWN IDLE_TIMEOUT -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 36, 0, VT_SERVER_CONN_SHUTTING_DOWN, 97 },
+	/* line 98: SHUTTING_DOWN TOO_MANY_ERRORS -> CLOSING: close_policy */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 36, 1, VT_SERVER_CONN_CLOSING, 98 },
+	/* line 99: SHUTTING_DOWN SESSION_ENDED -> CLOSING: send_session_ended, close_session_ended */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 37, 2, VT_SERVER_CONN_CLOSING, 99 },
+	/* line 100: SHUTTING_DOWN SHUTDOWN -> SHUTTING_DOWN */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 39, 0, VT_SERVER_CONN_SHUTTING_DOWN, 100 },
+	/* line 101: SHUTTING_DOWN GRACE_OVER [is_bound] -> CLOSING: send_session_ended, close_going_away */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_GRACE_OVER, 1, false, 39, 2, VT_SERVER_CONN_CLOSING, 101 },
+	/* line 102: SHUTTING_DOWN GRACE_OVER -> CLOSING: close_going_away */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_GRACE_OVER, VT_SM_NO_GUARD, false, 41, 1, VT_SERVER_CONN_CLOSING, 102 },
+	/* line 103: SHUTTING_DOWN PEER_CLOSED -> CLOSED: unbind_device, release */
+	{ VT_SERVER_CONN_SHUTTING_DOWN, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 42, 2, VT_SERVER_CONN_CLOSED, 103 },
+	/* line 104: CLOSING FRAME_PUBLIC_RPC -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 104 },
+	/* line 105: CLOSING FRAME_PRIVATE_RPC -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 105 },
+	/* line 106: CLOSING FRAME_INVALID -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_FRAME_INVALID, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 106 },
+	/* line 107: CLOSING AUTH_OK -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_AUTH_OK, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 107 },
+	/* line 108: CLOSING AUTH_TIMEOUT -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_AUTH_TIMEOUT, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 108 },
+	/* line 109: CLOSING DRAIN_DONE -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_DRAIN_DONE, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 109 },
+	/* line 110: CLOSING IDLE_TIMEOUT -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_IDLE_TIMEOUT, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 110 },
+	/* line 111: CLOSING TOO_MANY_ERRORS -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_TOO_MANY_ERRORS, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 111 },
+	/* line 112: CLOSING SESSION_ENDED -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_SESSION_ENDED, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 112 },
+	/* line 113: CLOSING SHUTDOWN -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_SHUTDOWN, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 113 },
+	/* line 114: CLOSING GRACE_OVER -> CLOSING */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_GRACE_OVER, VT_SM_NO_GUARD, false, 44, 0, VT_SERVER_CONN_CLOSING, 114 },
+	/* line 115: CLOSING PEER_CLOSED -> CLOSED: unbind_device, release */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_PEER_CLOSED, VT_SM_NO_GUARD, false, 44, 2, VT_SERVER_CONN_CLOSED, 115 },
+	/* line 116: CLOSING CLOSE_TIMEOUT -> CLOSED: unbind_device, release */
+	{ VT_SERVER_CONN_CLOSING, VT_SERVER_CONN_EV_CLOSE_TIMEOUT, VT_SM_NO_GUARD, false, 46, 2, VT_SERVER_CONN_CLOSED, 116 },
 };
 
 static const vt_sm_def def = {
@@ -140,9 +178,9 @@ static const vt_sm_def def = {
 	.source = "spec/state/server_conn.md",
 	.state_count = VT_SERVER_CONN_STATE_COUNT,
 	.event_count = VT_SERVER_CONN_EVENT_COUNT,
-	.guard_count = 1,
-	.action_count = 17,
-	.row_count = 35,
+	.guard_count = 2,
+	.action_count = 18,
+	.row_count = 52,
 	.state_names = state_names,
 	.event_names = event_names,
 	.guard_names = guard_names,
@@ -176,10 +214,11 @@ bool vt_server_conn_step(const vt_server_conn_ops *ops, void *ctx, vt_server_con
 		return false;
 	if (ops == NULL)
 		ops = &no_ops;
-	const vt_sm_guard_fn guards[1] = {
+	const vt_sm_guard_fn guards[2] = {
 		ops->guard_is_auth_rpc,
+		ops->guard_is_bound,
 	};
-	const vt_sm_action_fn actions[17] = {
+	const vt_sm_action_fn actions[18] = {
 		ops->action_dispatch,
 		ops->action_reply_unauthenticated,
 		ops->action_reply_frame_error,
@@ -189,7 +228,6 @@ bool vt_server_conn_step(const vt_server_conn_ops *ops, void *ctx, vt_server_con
 		ops->action_start_idle_timer,
 		ops->action_start_drain,
 		ops->action_close_policy,
-		ops->action_close_going_away,
 		ops->action_release,
 		ops->action_reply_already_authenticated,
 		ops->action_send_queue_drained,
@@ -197,6 +235,8 @@ bool vt_server_conn_step(const vt_server_conn_ops *ops, void *ctx, vt_server_con
 		ops->action_send_session_ended,
 		ops->action_close_session_ended,
 		ops->action_unbind_device,
+		ops->action_reply_unavailable,
+		ops->action_close_going_away,
 	};
 
 	s = (unsigned)*state;

@@ -20,6 +20,7 @@ typedef enum {
 	VT_SERVER_CONN_LIVE, /* Bound to a device; the initial queue is pushed and `QueueDrainedEvent` sent; new messages are pushed as they arrive. */
 	VT_SERVER_CONN_CLOSING, /* The server sent a close frame and waits for the peer's; frames from the peer are discarded. */
 	VT_SERVER_CONN_CLOSED, /* The connection is gone and its resources released. Terminal. */
+	VT_SERVER_CONN_SHUTTING_DOWN, /* The server began shutting down: requests are answered `ERROR_UNAVAILABLE` until the grace is over. The connection is bound to a device if it was in `DRAINING` or `LIVE`. */
 	VT_SERVER_CONN_STATE_COUNT
 } vt_server_conn_state;
 
@@ -36,9 +37,10 @@ typedef enum {
 	VT_SERVER_CONN_EV_IDLE_TIMEOUT, /* No frame and no pong arrived for `IDLE_TIMEOUT_S` seconds. */
 	VT_SERVER_CONN_EV_TOO_MANY_ERRORS, /* `MAX_CONSECUTIVE_ERRORS` bad frames in a row, or rate abuse. */
 	VT_SERVER_CONN_EV_SESSION_ENDED, /* The device was removed, its account deleted, or another connection authenticated as the same device. */
-	VT_SERVER_CONN_EV_SHUTDOWN, /* The server is shutting down. */
+	VT_SERVER_CONN_EV_SHUTDOWN, /* The server began shutting down. */
 	VT_SERVER_CONN_EV_PEER_CLOSED, /* The peer's close frame arrived, or the TCP connection ended. */
 	VT_SERVER_CONN_EV_CLOSE_TIMEOUT, /* The peer did not answer the server's close frame in time. */
+	VT_SERVER_CONN_EV_GRACE_OVER, /* The grace the server gives requests after shutdown began is over. */
 	VT_SERVER_CONN_EVENT_COUNT
 } vt_server_conn_event;
 
@@ -48,6 +50,7 @@ typedef enum {
  * nothing. Leaving one NULL that the machine can reach is a bug. */
 typedef struct vt_server_conn_ops {
 	bool (*guard_is_auth_rpc)(void *ctx);
+	bool (*guard_is_bound)(void *ctx);
 	void (*action_dispatch)(void *ctx);
 	void (*action_reply_unauthenticated)(void *ctx);
 	void (*action_reply_frame_error)(void *ctx);
@@ -57,7 +60,6 @@ typedef struct vt_server_conn_ops {
 	void (*action_start_idle_timer)(void *ctx);
 	void (*action_start_drain)(void *ctx);
 	void (*action_close_policy)(void *ctx);
-	void (*action_close_going_away)(void *ctx);
 	void (*action_release)(void *ctx);
 	void (*action_reply_already_authenticated)(void *ctx);
 	void (*action_send_queue_drained)(void *ctx);
@@ -65,11 +67,14 @@ typedef struct vt_server_conn_ops {
 	void (*action_send_session_ended)(void *ctx);
 	void (*action_close_session_ended)(void *ctx);
 	void (*action_unbind_device)(void *ctx);
+	void (*action_reply_unavailable)(void *ctx);
+	void (*action_close_going_away)(void *ctx);
 } vt_server_conn_ops;
 
 /* X-macros over the guard and action names, in ops order. */
 #define VT_SERVER_CONN_GUARD_LIST(X) \
-	X(is_auth_rpc)
+	X(is_auth_rpc) \
+	X(is_bound)
 #define VT_SERVER_CONN_ACTION_LIST(X) \
 	X(dispatch) \
 	X(reply_unauthenticated) \
@@ -80,14 +85,15 @@ typedef struct vt_server_conn_ops {
 	X(start_idle_timer) \
 	X(start_drain) \
 	X(close_policy) \
-	X(close_going_away) \
 	X(release) \
 	X(reply_already_authenticated) \
 	X(send_queue_drained) \
 	X(close_idle) \
 	X(send_session_ended) \
 	X(close_session_ended) \
-	X(unbind_device)
+	X(unbind_device) \
+	X(reply_unavailable) \
+	X(close_going_away)
 
 /* The state's or event's name as in the spec table; NULL when out of
  * range. */

@@ -25,9 +25,10 @@ static const char *const event_names[9] = {
 	"RESET",
 };
 
-static const char *const guard_names[2] = {
+static const char *const guard_names[3] = {
 	"peer_wins_tiebreak",
 	"same_base_key",
+	"losing_base_key",
 };
 
 static const char *const action_names[13] = {
@@ -47,15 +48,15 @@ static const char *const action_names[13] = {
 };
 
 /* The action lists of the rows, back to back. */
-static const uint16_t row_actions[33] = {
+static const uint16_t row_actions[36] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 2, 3, 8, 3, 9, 3, 4, 5,
-	6, 10, 11, 9, 3, 2, 3, 9, 3, 4, 5, 6, 10, 4, 5, 10,
-	12,
+	6, 10, 11, 9, 3, 8, 3, 2, 3, 9, 3, 4, 5, 6, 10, 4,
+	5, 10, 12, 10,
 };
 
 /* The Transitions table, row by row: state, event, guard, negated,
  * first action, action count, next, spec line. */
-static const vt_sm_row rows[23] = {
+static const vt_sm_row rows[25] = {
 	/* line 56: NONE FETCH_BUNDLE_OK -> INITIATED: x3dh_initiate */
 	{ VT_SESSION_NONE, VT_SESSION_EV_FETCH_BUNDLE_OK, VT_SM_NO_GUARD, false, 0, 1, VT_SESSION_INITIATED, 56 },
 	/* line 57: NONE BUNDLE_INVALID -> NONE: report_invalid_bundle */
@@ -86,22 +87,26 @@ static const vt_sm_row rows[23] = {
 	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_SEND, VT_SM_NO_GUARD, false, 18, 1, VT_SESSION_ESTABLISHED, 69 },
 	/* line 70: ESTABLISHED RECEIVE_PREKEY_MESSAGE [same_base_key] -> ESTABLISHED: commit_ratchet, deliver_plaintext */
 	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_PREKEY_MESSAGE, 1, false, 19, 2, VT_SESSION_ESTABLISHED, 70 },
-	/* line 71: ESTABLISHED RECEIVE_PREKEY_MESSAGE -> ESTABLISHED: commit_responder_session, deliver_plaintext */
-	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_PREKEY_MESSAGE, VT_SM_NO_GUARD, false, 21, 2, VT_SESSION_ESTABLISHED, 71 },
-	/* line 72: ESTABLISHED RECEIVE_MESSAGE -> ESTABLISHED: commit_ratchet, deliver_plaintext */
-	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_MESSAGE, VT_SM_NO_GUARD, false, 23, 2, VT_SESSION_ESTABLISHED, 72 },
-	/* line 73: ESTABLISHED DECRYPT_FAILED -> ESTABLISHED: report_decrypt_failure */
-	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_DECRYPT_FAILED, VT_SM_NO_GUARD, false, 25, 1, VT_SESSION_ESTABLISHED, 73 },
-	/* line 74: ESTABLISHED IDENTITY_CHANGED -> UNTRUSTED: record_pending_identity, notify_identity_changed */
-	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_IDENTITY_CHANGED, VT_SM_NO_GUARD, false, 26, 2, VT_SESSION_UNTRUSTED, 74 },
-	/* line 75: ESTABLISHED RESET -> NONE: discard_session */
-	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RESET, VT_SM_NO_GUARD, false, 28, 1, VT_SESSION_NONE, 75 },
-	/* line 76: UNTRUSTED DECRYPT_FAILED -> UNTRUSTED: report_decrypt_failure */
-	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_DECRYPT_FAILED, VT_SM_NO_GUARD, false, 29, 1, VT_SESSION_UNTRUSTED, 76 },
-	/* line 77: UNTRUSTED IDENTITY_CHANGED -> UNTRUSTED: record_pending_identity */
-	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_IDENTITY_CHANGED, VT_SM_NO_GUARD, false, 30, 1, VT_SESSION_UNTRUSTED, 77 },
-	/* line 78: UNTRUSTED USER_ACCEPTED_KEY -> NONE: discard_session, trust_pending_identity */
-	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_USER_ACCEPTED_KEY, VT_SM_NO_GUARD, false, 31, 2, VT_SESSION_NONE, 78 },
+	/* line 71: ESTABLISHED RECEIVE_PREKEY_MESSAGE [losing_base_key] -> ESTABLISHED: keep_losing_session, deliver_plaintext */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_PREKEY_MESSAGE, 2, false, 21, 2, VT_SESSION_ESTABLISHED, 71 },
+	/* line 72: ESTABLISHED RECEIVE_PREKEY_MESSAGE -> ESTABLISHED: commit_responder_session, deliver_plaintext */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_PREKEY_MESSAGE, VT_SM_NO_GUARD, false, 23, 2, VT_SESSION_ESTABLISHED, 72 },
+	/* line 73: ESTABLISHED RECEIVE_MESSAGE -> ESTABLISHED: commit_ratchet, deliver_plaintext */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RECEIVE_MESSAGE, VT_SM_NO_GUARD, false, 25, 2, VT_SESSION_ESTABLISHED, 73 },
+	/* line 74: ESTABLISHED DECRYPT_FAILED -> ESTABLISHED: report_decrypt_failure */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_DECRYPT_FAILED, VT_SM_NO_GUARD, false, 27, 1, VT_SESSION_ESTABLISHED, 74 },
+	/* line 75: ESTABLISHED IDENTITY_CHANGED -> UNTRUSTED: record_pending_identity, notify_identity_changed */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_IDENTITY_CHANGED, VT_SM_NO_GUARD, false, 28, 2, VT_SESSION_UNTRUSTED, 75 },
+	/* line 76: ESTABLISHED RESET -> NONE: discard_session */
+	{ VT_SESSION_ESTABLISHED, VT_SESSION_EV_RESET, VT_SM_NO_GUARD, false, 30, 1, VT_SESSION_NONE, 76 },
+	/* line 77: UNTRUSTED DECRYPT_FAILED -> UNTRUSTED: report_decrypt_failure */
+	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_DECRYPT_FAILED, VT_SM_NO_GUARD, false, 31, 1, VT_SESSION_UNTRUSTED, 77 },
+	/* line 78: UNTRUSTED IDENTITY_CHANGED -> UNTRUSTED: record_pending_identity */
+	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_IDENTITY_CHANGED, VT_SM_NO_GUARD, false, 32, 1, VT_SESSION_UNTRUSTED, 78 },
+	/* line 79: UNTRUSTED USER_ACCEPTED_KEY -> NONE: discard_session, trust_pending_identity */
+	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_USER_ACCEPTED_KEY, VT_SM_NO_GUARD, false, 33, 2, VT_SESSION_NONE, 79 },
+	/* line 80: UNTRUSTED RESET -> UNTRUSTED: discard_session */
+	{ VT_SESSION_UNTRUSTED, VT_SESSION_EV_RESET, VT_SM_NO_GUARD, false, 35, 1, VT_SESSION_UNTRUSTED, 80 },
 };
 
 static const vt_sm_def def = {
@@ -109,9 +114,9 @@ static const vt_sm_def def = {
 	.source = "spec/state/session.md",
 	.state_count = VT_SESSION_STATE_COUNT,
 	.event_count = VT_SESSION_EVENT_COUNT,
-	.guard_count = 2,
+	.guard_count = 3,
 	.action_count = 13,
-	.row_count = 23,
+	.row_count = 25,
 	.state_names = state_names,
 	.event_names = event_names,
 	.guard_names = guard_names,
@@ -145,9 +150,10 @@ bool vt_session_step(const vt_session_ops *ops, void *ctx, vt_session_state *sta
 		return false;
 	if (ops == NULL)
 		ops = &no_ops;
-	const vt_sm_guard_fn guards[2] = {
+	const vt_sm_guard_fn guards[3] = {
 		ops->guard_peer_wins_tiebreak,
 		ops->guard_same_base_key,
+		ops->guard_losing_base_key,
 	};
 	const vt_sm_action_fn actions[13] = {
 		ops->action_x3dh_initiate,

@@ -18,7 +18,7 @@ typedef enum {
 	VT_SESSION_NONE, /* No session with the device. */
 	VT_SESSION_INITIATED, /* We ran X3DH as initiator and have sent or will send `PrekeyMessage`s; nothing received in this session yet. */
 	VT_SESSION_ESTABLISHED, /* A message of this session was received from the device. */
-	VT_SESSION_UNTRUSTED, /* The device's identity key changed; no session; nothing is sent to or accepted from the device until the user accepts the new key. */
+	VT_SESSION_UNTRUSTED, /* The device's identity key changed. The sessions made with the recorded key, if any, are kept but not used (CRYPTO-72) until the user accepts the new key, which deletes them (CRYPTO-128); meanwhile nothing is sent to or accepted from the device. */
 	VT_SESSION_STATE_COUNT
 } vt_session_state;
 
@@ -45,6 +45,7 @@ typedef enum {
 typedef struct vt_session_ops {
 	bool (*guard_peer_wins_tiebreak)(void *ctx);
 	bool (*guard_same_base_key)(void *ctx);
+	bool (*guard_losing_base_key)(void *ctx);
 	void (*action_x3dh_initiate)(void *ctx);
 	void (*action_report_invalid_bundle)(void *ctx);
 	void (*action_commit_responder_session)(void *ctx);
@@ -63,7 +64,8 @@ typedef struct vt_session_ops {
 /* X-macros over the guard and action names, in ops order. */
 #define VT_SESSION_GUARD_LIST(X) \
 	X(peer_wins_tiebreak) \
-	X(same_base_key)
+	X(same_base_key) \
+	X(losing_base_key)
 #define VT_SESSION_ACTION_LIST(X) \
 	X(x3dh_initiate) \
 	X(report_invalid_bundle) \

@@ -224,6 +224,13 @@ static void act_reply_already_authenticated(void *ctx)
     vtd_reply_error(c->cur_call, VT_ERR_PERMISSION_DENIED, "already authenticated");
 }
 
+/* WIRE-14, step 6 of spec/wire.md 2.3: the machine is SHUTTING_DOWN. */
+static void act_reply_unavailable(void *ctx)
+{
+    vt_srv_conn *c = ctx;
+    vtd_reply_error(c->cur_call, VT_ERR_UNAVAILABLE, vt_strerror(VT_ERR_UNAVAILABLE));
+}
+
 static void act_reply_frame_error(void *ctx)
 {
     vt_srv_conn *c = ctx;
@@ -368,8 +375,16 @@ static bool guard_is_auth_rpc(void *ctx)
     }
 }
 
+static bool guard_is_bound(void *ctx)
+{
+    const vt_srv_conn *c = ctx;
+    return c->authed;
+}
+
 static const vt_server_conn_ops conn_ops = {
     .guard_is_auth_rpc = guard_is_auth_rpc,
+    .guard_is_bound = guard_is_bound,
+    .action_reply_unavailable = act_reply_unavailable,
     .action_dispatch = act_dispatch,
     .action_reply_unauthenticated = act_reply_unauthenticated,
     .action_reply_frame_error = act_reply_frame_error,
@@ -441,8 +456,11 @@ vt_srv_conn *vtd_conn_new(vtd_server *srv, struct lws *wsi, const char *peer)
     srv->conns = c;
     srv->conn_count++;
     vtd_metrics_conn_opened(srv->metrics);
-    if (srv->closing_all)
+    /* an upgrade that was accepted just before shutdown began */
+    if (srv->shutting_down)
         vtd_conn_fire(c, VT_SERVER_CONN_EV_SHUTDOWN);
+    if (srv->closing_all)
+        vtd_conn_fire(c, VT_SERVER_CONN_EV_GRACE_OVER);
     return c;
 }
 
@@ -581,8 +599,9 @@ void vtd_conn_on_message(vt_srv_conn *c, const uint8_t *data, size_t len, bool t
     c->cur_call = &call;
     c->cur_retry_ms = 0;
     vt_server_conn_event ev = VT_SERVER_CONN_EV_FRAME_INVALID;
-    if (srv->shutting_down) /* step 6 */
-        c->cur_err = VT_ERR_UNAVAILABLE;
+    if (c->state == VT_SERVER_CONN_SHUTTING_DOWN) /* step 6: the machine answers */
+        ev = is_public(req) ? VT_SERVER_CONN_EV_FRAME_PUBLIC_RPC
+                            : VT_SERVER_CONN_EV_FRAME_PRIVATE_RPC;
     else if (c->inflight_n >= VT_MAX_INFLIGHT_REQUESTS) /* step 7 */
         c->cur_err = VT_ERR_RATE_LIMITED;
     else if (!vt_rpc_find((uint32_t)req->body_case)) /* step 8 */

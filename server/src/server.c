@@ -84,13 +84,16 @@ bool vtd_limit_check(vtd_server *srv, vtd_limit l, const void *key, size_t key_l
 
 /* ---- shutdown and housekeeping ---- */
 
-/* WIRE-14: requests that reach us during a short grace are answered
- * ERROR_UNAVAILABLE (none is left unanswered in a socket buffer), then
- * every connection is told and closed with 1001. */
+/* WIRE-14, spec/state/server_conn.md SM-104: SHUTDOWN moves every
+ * connection to SHUTTING_DOWN, where requests that reach us during a short
+ * grace are answered ERROR_UNAVAILABLE (none is left unanswered in a socket
+ * buffer); GRACE_OVER then tells each and closes it with 1001. */
 void vtd_server_begin_shutdown(vtd_server *srv)
 {
     srv->shutting_down = true;
     srv->shutdown_deadline_ms = vtd_now_ms() + 5000;
+    for (vt_srv_conn *c = srv->conns; c; c = c->next)
+        vtd_conn_fire(c, VT_SERVER_CONN_EV_SHUTDOWN);
 }
 
 void vtd_server_close_all(vtd_server *srv)
@@ -98,7 +101,7 @@ void vtd_server_close_all(vtd_server *srv)
     srv->closing_all = true;
     for (vt_srv_conn *c = srv->conns; c; c = c->next) {
         c->end_reason = VENTRA__V1__SESSION_END_REASON__SESSION_END_REASON_SHUTDOWN;
-        vtd_conn_fire(c, VT_SERVER_CONN_EV_SHUTDOWN);
+        vtd_conn_fire(c, VT_SERVER_CONN_EV_GRACE_OVER);
     }
 }
 
