@@ -292,8 +292,8 @@ static void test_open_creates_schema(void **state)
     char path[128];
     FILE *f;
 
-    assert_int_equal(vtd_store_schema_version(fx->st), 1);
-    assert_int_equal(raw_int(fx->dir, "PRAGMA user_version"), 1);
+    assert_int_equal(vtd_store_schema_version(fx->st), 2);
+    assert_int_equal(raw_int(fx->dir, "PRAGMA user_version"), 2);
     /* WAL is a property of the file and outlives the connection. */
     {
         sqlite3 *db = raw_open(fx->dir);
@@ -306,7 +306,7 @@ static void test_open_creates_schema(void **state)
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
     }
     reopen(fx);
-    assert_int_equal(vtd_store_schema_version(fx->st), 1);
+    assert_int_equal(vtd_store_schema_version(fx->st), 2);
 
     /* No such directory: VT_ERR_IO, *out untouched. */
     assert_int_equal(vtd_store_open(&out, "/nonexistent/vtd_store_test"), VT_ERR_IO);
@@ -350,12 +350,12 @@ static void test_open_refuses_newer_schema(void **state)
 
     vtd_store_close(fx->st);
     fx->st = NULL;
-    raw_exec(fx->dir, "PRAGMA user_version = 2");
+    raw_exec(fx->dir, "PRAGMA user_version = 3");
     assert_int_equal(vtd_store_open(&out, fx->dir), VT_ERR_CONFIG);
     assert_ptr_equal(out, sentinel);
-    /* Nothing was changed: still version 2, and still openable at 1. */
-    assert_int_equal(raw_int(fx->dir, "PRAGMA user_version"), 2);
-    raw_exec(fx->dir, "PRAGMA user_version = 1");
+    /* Nothing was changed: still version 3, and still openable at 2. */
+    assert_int_equal(raw_int(fx->dir, "PRAGMA user_version"), 3);
+    raw_exec(fx->dir, "PRAGMA user_version = 2");
     assert_int_equal(vtd_store_open(&fx->st, fx->dir), VT_OK);
     assert_int_equal(vtd_store_account_find(fx->st, "alice", &found), VT_OK);
     assert_int_equal(found, id);
@@ -1150,15 +1150,15 @@ static void test_one_time_prekeys(void **state)
     begin(st);
     assert_int_equal(vtd_store_one_time_prekey_take(st, a, 1, &got, &taken), VT_OK);
     assert_true(taken);
-    assert_int_equal(got.id, 3);
+    assert_int_equal(got.id, 5);
     assert_int_equal(otk_count(st, a, 1), 4);
     end(st, false);
     assert_int_equal(otk_count(st, a, 1), 5);
 
-    /* WIRE-310: each once, the lowest id first (ids are unsigned). */
+    /* WIRE-310: each once; CRYPTO-36: in upload order, not by id. */
     {
-        static const uint32_t order[] = {3, 5, 9, 0x80000000u, UINT32_MAX};
-        static const uint8_t fill[] = {2, 1, 4, 5, 3};
+        static const uint32_t order[] = {5, 3, UINT32_MAX, 9, 0x80000000u};
+        static const uint8_t fill[] = {1, 2, 3, 4, 5};
         for (i = 0; i < 5; i++) {
             begin(st);
             assert_int_equal(vtd_store_one_time_prekey_take(st, a, 1, &got, &taken),

@@ -116,12 +116,23 @@ static const char schema_v1[] =
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX group_members_by_account ON group_members(account_id, group_id);";
 
+/* Version 2: one-time prekeys remember the order they were uploaded in, so
+ * that FetchBundles hands out the earliest (CRYPTO-36) rather than the
+ * lowest id. Keys stored before keep their id as their order, the best
+ * that version 1 knew. */
+static const char schema_v2[] =
+    "ALTER TABLE one_time_prekeys ADD COLUMN upload_order INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE one_time_prekeys SET upload_order = id;"
+    "CREATE INDEX one_time_prekeys_by_upload"
+    " ON one_time_prekeys(account_id, device_id, upload_order);";
+
 /* migrations[i] takes the database from version i to i + 1. Append only:
  * a released step is never edited, a change is a new step. A step that
  * has to rebuild a table with foreign keys must say so here, since PRAGMA
  * foreign_keys cannot change inside its transaction. */
 static const char *const migrations[] = {
     schema_v1,
+    schema_v2,
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -70,14 +70,16 @@
     X(S_OTK_GET, "SELECT public_key FROM one_time_prekeys"                               \
                  " WHERE account_id = ?1 AND device_id = ?2 AND id = ?3")                \
     X(S_OTK_ADD,                                                                         \
-      "INSERT INTO one_time_prekeys (account_id, device_id, id, public_key)"             \
-      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account_id, device_id, id) DO NOTHING")     \
+      "INSERT INTO one_time_prekeys (account_id, device_id, id, public_key,"             \
+      " upload_order) VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(upload_order), 0)"    \
+      " + 1 FROM one_time_prekeys WHERE account_id = ?1 AND device_id = ?2))"            \
+      " ON CONFLICT (account_id, device_id, id) DO NOTHING")                             \
     X(S_OTK_COUNT, "SELECT count(*) FROM one_time_prekeys"                               \
                    " WHERE account_id = ?1 AND device_id = ?2")                          \
     X(S_OTK_TAKE,                                                                        \
       "DELETE FROM one_time_prekeys WHERE account_id = ?1 AND device_id = ?2"            \
-      " AND id = (SELECT min(id) FROM one_time_prekeys"                                  \
-      " WHERE account_id = ?1 AND device_id = ?2) RETURNING id, public_key")             \
+      " AND id = (SELECT id FROM one_time_prekeys WHERE account_id = ?1"                 \
+      " AND device_id = ?2 ORDER BY upload_order LIMIT 1) RETURNING id, public_key")     \
     X(S_QUEUE_DEPTH, "SELECT queue_len FROM devices"                                     \
                      " WHERE account_id = ?1 AND device_id = ?2")                        \
     X(S_QUEUE_BUMP,                                                                      \
@@ -1208,8 +1210,8 @@ vt_err vtd_store_one_time_prekey_take(vtd_store *st, vtd_account_id acct,
     if (err != VT_OK)
         return err;
     /* WIRE-310: one statement finds and deletes the key, so it is handed
-     * out once; the caller's flush makes the deletion durable before the
-     * key leaves the server. */
+     * out once, the earliest uploaded first (CRYPTO-36); the caller's flush makes the
+     * deletion durable before the key leaves the server. */
     s = st->stmt[S_OTK_TAKE];
     TRY(bind_device(s, acct, device_id));
     TRY(step_row(s, &row));
