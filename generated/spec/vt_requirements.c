@@ -50,11 +50,12 @@ const vt_requirement vt_requirements[] = {
      "active and pending counted together."},
     {"AUTH-6", VT_REQ_MUST, "spec/auth.md", 72u,
      "A device name MUST be valid UTF-8 of at most `MAX_DEVICE_NAME_LEN` bytes; "
-     "the empty name is allowed. A server MUST refuse a name that is not valid "
-     "UTF-8 with `ERROR_INVALID_ARGUMENT`, and MUST show a device's name and "
-     "`created_at` only to devices of the same account (to others `DeviceInfo.name` "
-     "is empty and `created_at` is 0)."},
-    {"AUTH-7", VT_REQ_MUST, "spec/auth.md", 78u,
+     "the empty name is allowed. A name that is not valid UTF-8 makes the frame "
+     "malformed, so a server refuses it before any check of the RPC, with `ERROR_MALFORMED_FRAME"
+     "` (**WIRE-61**); a longer name is `ERROR_TOO_LARGE` (**WIRE-60**). A server "
+     "MUST show a device's name and `created_at` only to devices of the same "
+     "account (to others `DeviceInfo.name` is empty and `created_at` is 0)."},
+    {"AUTH-7", VT_REQ_MUST, "spec/auth.md", 80u,
      "A *valid identity key* is 32 bytes that are the canonical encoding of "
      "a point of the Ed25519 curve in the prime-order subgroup, other than a "
      "point of small order (libsodium's `crypto_core_ed25519_is_valid_point` "
@@ -62,26 +63,26 @@ const vt_requirement vt_requirements[] = {
      "not valid. A client MUST generate its identity key with a cryptographically "
      "secure random generator (for example `crypto_sign_keypair`), which always "
      "yields a valid key."},
-    {"AUTH-8", VT_REQ_MUST, "spec/auth.md", 86u,
+    {"AUTH-8", VT_REQ_MUST, "spec/auth.md", 88u,
      "The identity keys of the devices of one account, active and pending, MUST "
      "be pairwise distinct."},
-    {"AUTH-9", VT_REQ_MUST, "spec/auth.md", 96u,
+    {"AUTH-9", VT_REQ_MUST, "spec/auth.md", 98u,
      "A server MUST return its server key in `GetServerInfoResponse.server_key`. "
      "All the nodes of one deployment MUST use the same server key, so that "
      "a token issued by one node is accepted by every other."},
-    {"AUTH-10", VT_REQ_MUST, "spec/auth.md", 115u,
+    {"AUTH-10", VT_REQ_MUST, "spec/auth.md", 117u,
      "Every transcript of this file MUST contain the server key of the server "
      "that is addressed, as `lp(server_key)` right after the label and its terminating "
      "zero byte. A server MUST build the transcripts it verifies with its own "
      "server key, never with a key taken from the request."},
-    {"AUTH-11", VT_REQ_MUST, "spec/auth.md", 101u,
+    {"AUTH-11", VT_REQ_MUST, "spec/auth.md", 103u,
      "A client MUST record the server key the first time it connects to a server "
      "(identified by the address the user configured) and MUST NOT sign a transcript "
      "or present a token for that server when `GetServerInfo` later reports "
      "a different key, unless the user explicitly accepts the new key. Version "
      "1 defines no rotation of the server key: a new key invalidates every token, "
      "and every device has to log in again."},
-    {"AUTH-12", VT_REQ_MUST, "spec/auth.md", 120u,
+    {"AUTH-12", VT_REQ_MUST, "spec/auth.md", 122u,
      "A transcript MUST be exactly `label || 0x00 || lp(server_key) || fields`, "
      "where `label` is the ASCII bytes of the purpose's label constant (without "
      "quotes or NUL), `0x00` is one zero byte, `server_key` the 32 bytes of "
@@ -89,17 +90,17 @@ const vt_requirement vt_requirements[] = {
      "the table below. In it `lp(x)` is `u16be(len(x)) || x` ([README.md](README.md)), "
      "`username` the username's bytes, `nonce` the 32 nonce bytes, and keys "
      "their 32 bytes."},
-    {"AUTH-13", VT_REQ_MUST, "spec/auth.md", 139u,
+    {"AUTH-13", VT_REQ_MUST, "spec/auth.md", 141u,
      "A client MUST NOT sign, with its identity key, any byte string that is "
      "not a transcript of this file or a prekey transcript of [crypto.md](crypto.md). "
      "(No label is a prefix of another, so transcripts of different purposes "
      "never coincide.)"},
-    {"AUTH-14", VT_REQ_MUST, "spec/auth.md", 144u,
+    {"AUTH-14", VT_REQ_MUST, "spec/auth.md", 146u,
      "Signatures MUST be Ed25519 (RFC 8032, pure Ed25519, no context) and MUST "
      "be verified strictly. A verifier MUST reject the signature `R || S` (32 "
      "+ 32 bytes) of a message `M` under the public key `A` unless all of the "
      "following hold:"},
-    {"AUTH-15", VT_REQ_MUST, "spec/auth.md", 161u,
+    {"AUTH-15", VT_REQ_MUST, "spec/auth.md", 163u,
      "A server MUST answer a request whose nonce is not exactly `CHALLENGE_NONCE_LEN` "
      "bytes, whose signature is not exactly 64 bytes, or whose identity key "
      "is not exactly 32 bytes with `ERROR_INVALID_ARGUMENT` (a field longer "
@@ -107,69 +108,69 @@ const vt_requirement vt_requirements[] = {
      "A signature of the right length that fails **AUTH-14** for any reason, "
      "including a signing key of the right length that is not acceptable under "
      "**AUTH-14** or **AUTH-7**, MUST be answered with `ERROR_BAD_SIGNATURE`."},
-    {"AUTH-20", VT_REQ_MUST, "spec/auth.md", 219u,
+    {"AUTH-20", VT_REQ_MUST, "spec/auth.md", 221u,
      "A server MUST process Register in this order and answer with the error "
      "of the first check that fails:"},
-    {"AUTH-21", VT_REQ_MUST, "spec/auth.md", 214u,
+    {"AUTH-21", VT_REQ_MUST, "spec/auth.md", 216u,
      "The signature of `RegisterRequest` MUST be made by the private half of "
      "`identity_key` over the register transcript (**AUTH-12**) built from the "
      "request's `nonce`, `username` and `identity_key`, and a server MUST verify "
      "it under `identity_key` as **AUTH-14** specifies."},
-    {"AUTH-22", VT_REQ_MUST, "spec/auth.md", 232u,
+    {"AUTH-22", VT_REQ_MUST, "spec/auth.md", 234u,
      "On success a server MUST, atomically, create the account with one active "
      "device of id 1, the request's identity key and device name, and `created_at` "
      "= now; bind the connection to that device; and answer with `device_id` "
      "= 1, a session token (**AUTH-50**) and its `exp` as `token_expires_at`. "
      "Of two concurrent registrations of one username exactly one MUST succeed; "
      "the other gets `ERROR_ALREADY_EXISTS`."},
-    {"AUTH-23", VT_REQ_SHOULD, "spec/auth.md", 239u,
+    {"AUTH-23", VT_REQ_SHOULD, "spec/auth.md", 241u,
      "A newly registered or newly linked device SHOULD upload its signed prekey, "
      "last-resort prekey and one-time prekeys ([crypto.md](crypto.md)) right "
      "after it authenticates, before anything else: until it has, nobody can "
      "start a session with it."},
-    {"AUTH-30", VT_REQ_MUST, "spec/auth.md", 176u,
+    {"AUTH-30", VT_REQ_MUST, "spec/auth.md", 178u,
      "A server MUST answer `GetChallenge` with a nonce of `CHALLENGE_NONCE_LEN` "
      "bytes from a cryptographically secure random generator and `expires_in_s` "
      "= `CHALLENGE_TTL_S`. It MUST refuse the purpose `CHALLENGE_PURPOSE_UNSPECIFIED`, "
      "and any value it does not know, with `ERROR_INVALID_ARGUMENT`."},
-    {"AUTH-31", VT_REQ_MUST, "spec/auth.md", 182u,
+    {"AUTH-31", VT_REQ_MUST, "spec/auth.md", 184u,
      "A challenge MUST be bound to the connection that asked for it and to its "
      "purpose: it is accepted only in a request on that same connection, and "
      "only by the RPC of its purpose (`LOGIN` by Login, `REGISTER` by Register, "
      "`DELETE_ACCOUNT` by DeleteAccount). A challenge MUST NOT outlive its connection."},
-    {"AUTH-32", VT_REQ_MUST, "spec/auth.md", 188u,
+    {"AUTH-32", VT_REQ_MUST, "spec/auth.md", 190u,
      "A connection MUST hold at most one outstanding challenge per purpose: "
      "a new `GetChallenge` for a purpose replaces, and so invalidates, the connection's "
      "earlier challenge of that purpose."},
-    {"AUTH-33", VT_REQ_MUST, "spec/auth.md", 192u,
+    {"AUTH-33", VT_REQ_MUST, "spec/auth.md", 194u,
      "A challenge MUST be single use. The first Register, Login or DeleteAccount "
      "request on the connection that passes the argument checks of its RPC consumes "
      "the connection's challenge of that purpose, whatever the outcome of the "
      "request; a second request needs a new challenge."},
-    {"AUTH-34", VT_REQ_MUST, "spec/auth.md", 197u,
+    {"AUTH-34", VT_REQ_MUST, "spec/auth.md", 199u,
      "A server MUST answer `ERROR_BAD_CHALLENGE` when the connection has no "
      "outstanding challenge of the RPC's purpose, when the request's nonce differs "
      "from it, or when it was issued more than `CHALLENGE_TTL_S` seconds ago. "
      "It SHOULD compare nonces in constant time."},
-    {"AUTH-40", VT_REQ_MUST, "spec/auth.md", 256u,
+    {"AUTH-40", VT_REQ_MUST, "spec/auth.md", 258u,
      "A server MUST process Login in this order and answer with the error of "
      "the first check that fails:"},
-    {"AUTH-41", VT_REQ_MUST, "spec/auth.md", 269u,
+    {"AUTH-41", VT_REQ_MUST, "spec/auth.md", 271u,
      "A server MUST give the same answer, `ERROR_BAD_SIGNATURE` with the same "
      "`Error.message`, whether the account does not exist, the device id was "
      "never assigned, the device was removed or its approval lapsed, or the "
      "signature is wrong. It SHOULD take the same time in each case (for example "
      "by verifying against a fixed dummy key when there is no device)."},
-    {"AUTH-42", VT_REQ_MUST, "spec/auth.md", 275u,
+    {"AUTH-42", VT_REQ_MUST, "spec/auth.md", 277u,
      "On success a server MUST, atomically: make a pending device active (its "
      "first login); bind the connection to the device; end any other live connection "
      "of the device (**AUTH-65**); and answer with a session token (**AUTH-50**) "
      "and its `exp` as `token_expires_at`."},
-    {"AUTH-43", VT_REQ_MUST, "spec/auth.md", 280u,
+    {"AUTH-43", VT_REQ_MUST, "spec/auth.md", 282u,
      "A server MUST send the response to a successful Register, Login or Resume "
      "before any event on that connection, so that the client knows which device "
      "it is before the first `MessageEvent` arrives."},
-    {"AUTH-50", VT_REQ_MUST, "spec/auth.md", 299u,
+    {"AUTH-50", VT_REQ_MUST, "spec/auth.md", 301u,
      "A server MUST issue tokens of exactly the form `b64(header) || \".\" || "
      "b64(claims) || \".\" || b64(signature)`, where `b64` is base64url (RFC "
      "4648 section 5) without padding; `header` is exactly the 27 ASCII bytes "
@@ -184,11 +185,11 @@ const vt_requirement vt_requirements[] = {
      "16 bytes from a cryptographically secure random generator; and `signature` "
      "is the 64-byte Ed25519 signature by the server key over the ASCII bytes "
      "`b64(header) || \".\" || b64(claims)`."},
-    {"AUTH-51", VT_REQ_MUST, "spec/auth.md", 316u,
+    {"AUTH-51", VT_REQ_MUST, "spec/auth.md", 318u,
      "A server MUST check a token in this order and answer any failure with "
      "`ERROR_BAD_TOKEN` (a token longer than `MAX_TOKEN_LEN` bytes is refused "
      "before that with `ERROR_TOO_LARGE`, [wire.md](wire.md)):"},
-    {"AUTH-52", VT_REQ_MUST, "spec/auth.md", 341u,
+    {"AUTH-52", VT_REQ_MUST, "spec/auth.md", 343u,
      "A server MUST treat as revoked, on every node of the deployment from the "
      "moment it answers the RemoveDevice or DeleteAccount that caused it, every "
      "token that names a removed device or a device of a deleted account. In "
@@ -199,7 +200,7 @@ const vt_requirement vt_requirements[] = {
      "of a device when it is removed, is RECOMMENDED; comparing `iat` with the "
      "account's creation time is not enough, since both can fall in the same "
      "second."},
-    {"AUTH-53", VT_REQ_MUST, "spec/auth.md", 351u,
+    {"AUTH-53", VT_REQ_MUST, "spec/auth.md", 353u,
      "A server MUST NOT apply any clock skew allowance to `exp`: a node rejects "
      "a token at the first second at which `exp` is not greater than its own "
      "clock. Because every node of a deployment issues and checks tokens by "
@@ -207,7 +208,7 @@ const vt_requirement vt_requirements[] = {
      "with NTP); a token issued by a node whose clock runs `d` seconds ahead "
      "lives up to `TOKEN_TTL_S + d` seconds on the others. `iat` is not compared "
      "with the clock."},
-    {"AUTH-54", VT_REQ_MUST, "spec/auth.md", 359u,
+    {"AUTH-54", VT_REQ_MUST, "spec/auth.md", 361u,
      "A client MUST keep its token secret (it is a bearer credential: whoever "
      "holds it can act as the device towards the server, see [security.md](security.md)), "
      "MUST send it only in `ResumeRequest` to the server that issued it, over "
@@ -215,7 +216,7 @@ const vt_requirement vt_requirements[] = {
      "rest. A client MUST NOT depend on its own clock to decide that a token "
      "is still valid: when Resume fails with `ERROR_BAD_TOKEN`, it discards "
      "the token and logs in with a new challenge."},
-    {"AUTH-60", VT_REQ_MUST, "spec/auth.md", 372u,
+    {"AUTH-60", VT_REQ_MUST, "spec/auth.md", 374u,
      "A server MUST process Resume as follows: apply the rate limits of **AUTH-100** "
      "(`ERROR_RATE_LIMITED`); check the token (**AUTH-51**, `ERROR_BAD_TOKEN`); "
      "then bind the connection to the device the token names, end any other "
@@ -223,11 +224,11 @@ const vt_requirement vt_requirements[] = {
      "`sub` as `username`, its `dev` as `device_id`, and a fresh token (**AUTH-50**) "
      "with its `exp` as `token_expires_at`. The presented token stays valid "
      "until its own `exp`."},
-    {"AUTH-61", VT_REQ_MUST, "spec/auth.md", 380u,
+    {"AUTH-61", VT_REQ_MUST, "spec/auth.md", 382u,
      "Register, Login and Resume on a connection that is already authenticated "
      "MUST be answered with `ERROR_PERMISSION_DENIED` and MUST NOT change the "
      "device the connection is bound to (**SM-103**)."},
-    {"AUTH-65", VT_REQ_MUST, "spec/auth.md", 390u,
+    {"AUTH-65", VT_REQ_MUST, "spec/auth.md", 392u,
      "A device MUST have at most one live authenticated connection in the whole "
      "deployment. When a Login or Resume succeeds for a device that already "
      "has one (on any node), the server MUST send on the older connection a "
@@ -235,43 +236,43 @@ const vt_requirement vt_requirements[] = {
      "it with code 4001 ([wire.md](wire.md)). Messages that were pushed on the "
      "older connection and not acknowledged stay queued and are pushed again "
      "on the new one ([delivery.md](delivery.md))."},
-    {"AUTH-66", VT_REQ_MUST, "spec/auth.md", 398u,
+    {"AUTH-66", VT_REQ_MUST, "spec/auth.md", 400u,
      "A client whose session ended with reason `SESSION_END_REASON_REPLACED` "
      "SHOULD tell the user that another connection authenticated as this device, "
      "since that can mean its token or its identity key was stolen, and MUST "
      "NOT reconnect on its own (**WIRE-10**; in `client_conn`, `SESSION_ENDED` "
      "without `server_shutdown` goes to `CLOSED`)."},
-    {"AUTH-70", VT_REQ_MUST, "spec/auth.md", 425u,
+    {"AUTH-70", VT_REQ_MUST, "spec/auth.md", 427u,
      "A client that shows a link code MUST encode the `LinkCode` message canonically "
      "(field 1, then field 2 only when the name is not empty, nothing else) "
      "and show it as text as the base64url encoding of those bytes without padding; "
      "a QR code MUST carry the same text. A client that reads a link code MUST "
      "refuse one whose identity key is not 32 bytes, and SHOULD show the proposed "
      "device name and ask the user to confirm before it approves."},
-    {"AUTH-71", VT_REQ_MUST, "spec/auth.md", 432u,
+    {"AUTH-71", VT_REQ_MUST, "spec/auth.md", 434u,
      "A client MUST show the link reply as the account's username, a `/` and "
      "the new device id in decimal (for example `alice/2`), as text and optionally "
      "as a QR code carrying the same text, and a client that reads a link reply "
      "MUST accept exactly that form."},
-    {"AUTH-72", VT_REQ_MUST, "spec/auth.md", 437u,
+    {"AUTH-72", VT_REQ_MUST, "spec/auth.md", 439u,
      "A server MUST process AddDevice, which needs an authenticated connection, "
      "in this order and answer with the error of the first check that fails:"},
-    {"AUTH-73", VT_REQ_MUST, "spec/auth.md", 457u,
+    {"AUTH-73", VT_REQ_MUST, "spec/auth.md", 459u,
      "On success a server MUST create a pending device with the next device "
      "id (**AUTH-3**), the request's identity key and device name, and `expires_at` "
      "= now + `LINK_TTL_S`, and answer with `device_id` and `expires_at`. A "
      "pending device whose first Login has not succeeded by `expires_at` lapses: "
      "from then on the server MUST treat it as removed (Login fails, it no longer "
      "counts towards **AUTH-5**), and its id stays used."},
-    {"AUTH-74", VT_REQ_MUST, "spec/auth.md", 464u,
+    {"AUTH-74", VT_REQ_MUST, "spec/auth.md", 466u,
      "A pending device MUST NOT receive messages, hold prekeys, or appear in "
      "any device list (**AUTH-4**). From its first Login it is an active device "
      "like any other."},
-    {"AUTH-75", VT_REQ_SHOULD, "spec/auth.md", 483u,
+    {"AUTH-75", VT_REQ_SHOULD, "spec/auth.md", 485u,
      "When a client learns of a new active device of a contact, or of its own "
      "account, it SHOULD show that to the user, together with a way to compare "
      "the new device's safety number ([crypto.md](crypto.md))."},
-    {"AUTH-80", VT_REQ_MUST, "spec/auth.md", 492u,
+    {"AUTH-80", VT_REQ_MUST, "spec/auth.md", 494u,
      "A server MUST answer ListDevices with the active devices of the named "
      "account (of the caller's own account when `username` is empty), ordered "
      "by device id, each with its id and identity key, and with its name and "
@@ -279,9 +280,9 @@ const vt_requirement vt_requirements[] = {
      "answer an invalid username with `ERROR_INVALID_ARGUMENT` and a username "
      "that names no account with `ERROR_NOT_FOUND`. `created_at` is the time "
      "of Register for device 1 and of AddDevice for the others."},
-    {"AUTH-85", VT_REQ_MUST, "spec/auth.md", 505u,
+    {"AUTH-85", VT_REQ_MUST, "spec/auth.md", 507u,
      "A server MUST process RemoveDevice in this order:"},
-    {"AUTH-86", VT_REQ_MUST, "spec/auth.md", 517u,
+    {"AUTH-86", VT_REQ_MUST, "spec/auth.md", 519u,
      "When a device is removed, a server MUST, before it answers: delete the "
      "device, its queue (messages pushed but not acknowledged included), its "
      "signed, last-resort and one-time prekeys; revoke its tokens (**AUTH-52**). "
@@ -289,15 +290,15 @@ const vt_requirement vt_requirements[] = {
      "a `SessionEndedEvent` with reason `SESSION_END_REASON_DEVICE_REMOVED` "
      "and close it with code 4001. When a device removes itself, the `RemoveDeviceResponse` "
      "goes out on its connection first, then the event, then the close."},
-    {"AUTH-87", VT_REQ_MUST, "spec/auth.md", 526u,
+    {"AUTH-87", VT_REQ_MUST, "spec/auth.md", 528u,
      "A client MUST NOT try to authenticate again as a device that was removed "
      "(**SM-3**). It SHOULD delete the device's identity key, sessions and token; "
      "to use the same installation again, it is linked anew with a new identity "
      "key."},
-    {"AUTH-90", VT_REQ_MUST, "spec/auth.md", 548u,
+    {"AUTH-90", VT_REQ_MUST, "spec/auth.md", 550u,
      "A server MUST process DeleteAccount, which needs an authenticated connection, "
      "in this order and answer with the error of the first check that fails:"},
-    {"AUTH-91", VT_REQ_MUST, "spec/auth.md", 560u,
+    {"AUTH-91", VT_REQ_MUST, "spec/auth.md", 562u,
      "On success a server MUST, atomically and before it answers, delete: the "
      "account; all its devices, active and pending; their prekeys and queues; "
      "their tokens (**AUTH-52**); the idempotency records of the account's sends "
@@ -306,36 +307,36 @@ const vt_requirement vt_requirements[] = {
      "so that a group whose last member it was is deleted and the remaining "
      "members of other groups get a `GroupChangedEvent`. Messages the account "
      "sent that are queued for other accounts' devices are not withdrawn."},
-    {"AUTH-92", VT_REQ_MUST, "spec/auth.md", 570u,
+    {"AUTH-92", VT_REQ_MUST, "spec/auth.md", 572u,
      "After answering, a server MUST send a `SessionEndedEvent` with reason "
      "`SESSION_END_REASON_ACCOUNT_DELETED` to every live connection of the account's "
      "devices, the caller's included (after its `DeleteAccountResponse`), and "
      "close each with code 4001."},
-    {"AUTH-93", VT_REQ_MUST, "spec/auth.md", 575u,
+    {"AUTH-93", VT_REQ_MUST, "spec/auth.md", 577u,
      "Once deleted, the username MUST be free: Register of the same name by "
      "anyone MUST succeed as for a name never used. The new account is a different "
      "account: its devices start again at id 1, and nothing of the old account "
      "(tokens, queues, groups, prekeys) carries over."},
-    {"AUTH-94", VT_REQ_MUST, "spec/auth.md", 580u,
+    {"AUTH-94", VT_REQ_MUST, "spec/auth.md", 582u,
      "A client MUST NOT forget the identity keys it stored for a contact because "
      "the contact's account was deleted (Send or ListDevices answering `ERROR_NOT_FOUND`). "
      "When an account of the same name appears again, its devices' keys differ "
      "from the stored ones and the client MUST treat this as an identity change "
      "([security.md](security.md), [state/session.md](state/session.md)), even "
      "for a device id it had seen."},
-    {"AUTH-100", VT_REQ_MUST, "spec/auth.md", 602u,
+    {"AUTH-100", VT_REQ_MUST, "spec/auth.md", 604u,
      "A server SHOULD limit the rate of GetChallenge, Register, Login and Resume "
      "per source address, and the rate of failed Login attempts per username "
      "and device id, and SHOULD limit Register more strictly than the others "
      "(each success creates a lasting account). A request over a limit MUST "
      "be answered with `ERROR_RATE_LIMITED` and a non-zero `Error.retry_after_ms`, "
      "before its challenge is consumed."},
-    {"AUTH-101", VT_REQ_MUST, "spec/auth.md", 609u,
+    {"AUTH-101", VT_REQ_MUST, "spec/auth.md", 611u,
      "Limits keyed by username MUST NOT apply to Resume, so that an attacker "
      "who floods a victim's username with failed logins cannot lock out the "
      "victim's devices that hold valid tokens. A server MAY close a connection "
      "that keeps failing authentication with code 1008 ([wire.md](wire.md))."},
-    {"AUTH-102", VT_REQ_MUST, "spec/auth.md", 614u,
+    {"AUTH-102", VT_REQ_MUST, "spec/auth.md", 616u,
      "A server MAY close registration (a configuration choice, for example for "
      "an invitation-only deployment) and then MUST answer every Register with "
      "`ERROR_PERMISSION_DENIED`."},
