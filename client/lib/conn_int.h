@@ -1,0 +1,26 @@
+/* The client's connection (conn.c): transport, requests in flight and the
+ * client_conn machine's glue. spec/state/client_conn.md, spec/wire.md. */
+#ifndef VT_CLIENT_CONN_INT_H
+#define VT_CLIENT_CONN_INT_H
+
+#include "client_int.h"
+
+vt_err vc_conn_init(vt_client *c);
+void vc_conn_free(vt_client *c);
+void vc_conn_fire(vt_client *c, vt_client_conn_event ev);
+vt_err vc_conn_service(vt_client *c, int timeout_ms);
+void vc_conn_timers(vt_client *c);
+bool vc_conn_authed(const vt_client *c);
+/* Sends |req| (its body set; id filled in) as an async request. */
+vt_err vc_rpc_async(vt_client *c, ventra_v1_Request *req, vc_rpc_cb cb, void *ud);
+/* Sends |req| and runs the loop until its response, the connection's end or
+ * |deadline_ms|. VT_OK: *out is the response frame (caller frees); an
+ * Error response returns its code with *out set too (for details);
+ * VT_ERR_UNAVAILABLE when no response came. */
+vt_err vc_rpc_call(vt_client *c, ventra_v1_Request *req, ventra_v1_Frame **out,
+                   uint64_t deadline_ms);
+size_t vc_rpc_inflight(const vt_client *c);
+void vc_flush_acks(vt_client *c);
+void vc_queue_ack(vt_client *c, uint64_t seq);
+
+#endif
