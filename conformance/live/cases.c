@@ -2,7 +2,7 @@
  * adds its area to AREAS below; nothing else changes. */
 #include "live_int.h"
 
-#define AREAS(X) X(transport)
+#define AREAS(X) X(transport) X(session) X(auth) X(errors) X(hostile) X(messaging) X(groups) X(durability) X(ratelimit) X(devices) X(prekeys)
 
 #define DECLARE(area)                                                                    \
     extern const vcl_case vcl_cases_##area[];                                            \

@@ -474,6 +474,16 @@ uint64_t vtc_expect_next_is(vtc_device *d, const uint8_t *mid, bool ack);
 /* Frees the |n| events of |ev| and the array. */
 void vtc_free_events(Ventra__V1__Event **ev, size_t n);
 
+/* ---- Quiet reads and the target's transport (additions) --------------- */
+
+/* As vtc_ws_recv, but the server's pings are consumed without a pong (and
+ * its close frame is not answered), so that the client stays silent, e.g.
+ * to let a server's idle timeout run (spec/wire.md WIRE-12). */
+void vtc_ws_recv_quiet(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out);
+
+/* Whether the target set by vtc_target_set is TLS. */
+bool vtc_target_is_tls(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -277,3 +277,9 @@ void vtc_sock_close(vtc_sock *s)
         close(s->fd);
     s->fd = -1;
 }
+
+/* (Addition.) Whether the target is TLS (wss://), as vtc_target_set set it. */
+bool vtc_target_is_tls(void)
+{
+    return target.tls != NULL;
+}

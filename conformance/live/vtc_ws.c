@@ -470,3 +470,15 @@ void vtc_ws_free(vtc_ws *ws)
     free(ws->frag);
     free(ws);
 }
+
+/* (Addition, for idle-timeout checks: a pong would count as traffic,
+ * spec/wire.md WIRE-12.) As vtc_ws_recv, but the server's pings are
+ * consumed without being answered, and neither is its close frame. */
+void vtc_ws_recv_quiet(vtc_ws *ws, int timeout_ms, vtc_ws_msg *out)
+{
+    bool was = ws->close_sent;
+
+    ws->close_sent = true; /* recv_msg answers nothing once a close was sent */
+    vtc_ws_recv(ws, timeout_ms, out);
+    ws->close_sent = was;
+}
