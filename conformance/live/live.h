@@ -49,6 +49,14 @@ typedef struct vcl_case {
 int vcl_port(const vcl_ctx *ctx);
 const char *vcl_host(const vcl_ctx *ctx);
 
+/* (Additions.) The --url as given, and the --ca file (NULL when none). */
+const char *vcl_url(const vcl_ctx *ctx);
+const char *vcl_ca_file(const vcl_ctx *ctx);
+
+/* (Addition.) Adds a line to the case's log, which a failure prints with
+ * the frames (the client tier logs what the client under test reported). */
+__attribute__((format(printf, 2, 3))) void vcl_log(vcl_ctx *ctx, const char *fmt, ...);
+
 /* Names the step now running; a failure shows it. */
 __attribute__((format(printf, 2, 3))) void vcl_step(vcl_ctx *ctx, const char *fmt, ...);
 

@@ -1,6 +1,8 @@
-/* The live conformance runner, `ventra-conform server --url URL`: runs the
- * cases of live.h against any Ventra server over the wire, one by one with
- * fresh accounts, and reports PASS, FAIL (with the step, the message and
+/* The live conformance runner, `ventra-conform server --url URL` and
+ * `ventra-conform client --url URL`: runs the cases of live.h (a table of
+ * areas per mode) against any Ventra server over the wire, or against a
+ * client implementation through that server, one by one with fresh
+ * accounts, and reports PASS, FAIL (with the step, the message and
  * the frames of the case), SKIP or UNIMPLEMENTED per case, as text, JUnit
  * XML and JSON (conformance/README.md, the live tier). */
 #define _GNU_SOURCE
@@ -29,6 +31,9 @@ static const char *const outcome_names[] = {"PASS",          "FAIL",  "SKIP",
                                             "UNIMPLEMENTED", "XFAIL", "XPASS"};
 
 typedef struct options {
+    const char *mode; /* "server" or "client" */
+    const vcl_area *areas;
+    size_t narea;
     const char *url, *junit, *json, *xfail_file, *crash_cmd, *key_file, *ca;
     const char *prefixes[MAX_PREFIXES];
     size_t nprefix;
@@ -73,7 +78,7 @@ typedef struct result {
 } result;
 
 static const char usage[] =
-    "usage: ventra-conform server --url ws://HOST:PORT|wss://HOST:PORT [options]\n"
+    "usage: ventra-conform %s --url ws://HOST:PORT|wss://HOST:PORT [options]\n"
     "  --list                   print the cases (id, level, requirements, title)\n"
     "  --case PREFIX            run only the cases whose id starts with PREFIX\n"
     "                           (repeatable; a PREFIX that matches none is an error)\n"
@@ -99,6 +104,46 @@ int vcl_port(const vcl_ctx *ctx)
 const char *vcl_host(const vcl_ctx *ctx)
 {
     return ctx->opt->host;
+}
+
+const char *vcl_url(const vcl_ctx *ctx)
+{
+    return ctx->opt->url;
+}
+
+const char *vcl_ca_file(const vcl_ctx *ctx)
+{
+    return ctx->opt->ca;
+}
+
+static void add_log(vcl_ctx *ctx, unsigned conn, char *text)
+{
+    if (ctx->nlog == ctx->logcap) {
+        size_t cap = ctx->logcap ? ctx->logcap * 2 : 64;
+        log_line *l = realloc(ctx->log, cap * sizeof *l);
+
+        if (l == NULL) {
+            free(text);
+            return;
+        }
+        ctx->log = l;
+        ctx->logcap = cap;
+    }
+    ctx->log[ctx->nlog].conn = conn;
+    ctx->log[ctx->nlog].text = text;
+    ctx->nlog++;
+}
+
+void vcl_log(vcl_ctx *ctx, const char *fmt, ...)
+{
+    char line[512], *text = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (asprintf(&text, "+%lld ms %s", (long long)(vtc_now_ms() - ctx->t0), line) >= 0)
+        add_log(ctx, 0, text);
 }
 
 void vcl_step(vcl_ctx *ctx, const char *fmt, ...)
@@ -305,20 +350,7 @@ static void log_frame(const vtc_frame_rec *rec, void *ud)
                                     : "",
                        summary) < 0)
         return;
-    if (ctx->nlog == ctx->logcap) {
-        size_t cap = ctx->logcap ? ctx->logcap * 2 : 64;
-        log_line *l = realloc(ctx->log, cap * sizeof *l);
-
-        if (l == NULL) {
-            free(text);
-            return;
-        }
-        ctx->log = l;
-        ctx->logcap = cap;
-    }
-    ctx->log[ctx->nlog].conn = rec->conn;
-    ctx->log[ctx->nlog].text = text;
-    ctx->nlog++;
+    add_log(ctx, rec->conn, text);
 }
 
 /* The last LOG_TAIL frames of each connection of the case, indented, as
@@ -343,8 +375,12 @@ static char *format_frames(const vcl_ctx *ctx)
             continue;
         for (j = i; j < ctx->nlog; j++)
             total += ctx->log[j].conn == conn;
-        fprintf(f, "    connection %u (%zu frames%s):\n", conn, total,
-                total > LOG_TAIL ? ", the last 12" : "");
+        if (conn == 0)
+            fprintf(f, "    the case's log (%zu lines%s):\n", total,
+                    total > LOG_TAIL ? ", the last 12" : "");
+        else
+            fprintf(f, "    connection %u (%zu frames%s):\n", conn, total,
+                    total > LOG_TAIL ? ", the last 12" : "");
         for (j = i; j < ctx->nlog; j++) {
             if (ctx->log[j].conn != conn)
                 continue;
@@ -476,7 +512,7 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
-static bool write_junit(const char *path, const result *res, size_t n,
+static bool write_junit(const char *path, const options *o, const result *res, size_t n,
                         const size_t *count)
 {
     FILE *f = fopen(path, "w");
@@ -485,9 +521,9 @@ static bool write_junit(const char *path, const result *res, size_t n,
         return false;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     fprintf(f,
-            "<testsuite name=\"ventra-conform server\" tests=\"%zu\" failures=\"%zu\" "
+            "<testsuite name=\"ventra-conform %s\" tests=\"%zu\" failures=\"%zu\" "
             "skipped=\"%zu\">\n",
-            n, count[OUT_FAIL] + count[OUT_XPASS],
+            o->mode, n, count[OUT_FAIL] + count[OUT_XPASS],
             count[OUT_SKIP] + count[OUT_UNIMPL] + count[OUT_XFAIL]);
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
@@ -560,10 +596,10 @@ static bool write_json(const char *path, const options *o, const result *res, si
                              outcome_names[r->out], "ms", (json_int_t)r->ms, "step",
                              r->step, "message", r->msg, "frames", r->frames));
     }
-    doc = json_pack("{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "url", o->url,
-                    "strict", o->strict, "summary", "passed", (json_int_t)count[OUT_PASS],
-                    "failed", (json_int_t)count[OUT_FAIL], "skipped",
-                    (json_int_t)count[OUT_SKIP], "unimplemented",
+    doc = json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "mode",
+                    o->mode, "url", o->url, "strict", o->strict, "summary", "passed",
+                    (json_int_t)count[OUT_PASS], "failed", (json_int_t)count[OUT_FAIL],
+                    "skipped", (json_int_t)count[OUT_SKIP], "unimplemented",
                     (json_int_t)count[OUT_UNIMPL], "xfail", (json_int_t)count[OUT_XFAIL],
                     "xpass", (json_int_t)count[OUT_XPASS], "cases", cases);
     ok = doc != NULL && json_dump_file(doc, path, JSON_INDENT(2)) == 0;
@@ -668,15 +704,15 @@ static const vcl_case **select_cases(const options *o, size_t *n)
     const vcl_case **list = NULL;
     size_t total = 0, k = 0;
 
-    for (size_t a = 0; a < vcl_area_count; a++)
-        total += *vcl_areas[a].count;
+    for (size_t a = 0; a < o->narea; a++)
+        total += *o->areas[a].count;
     list = calloc(total + 1, sizeof *list);
     if (list == NULL)
         return NULL;
-    for (size_t a = 0; a < vcl_area_count; a++)
-        for (size_t i = 0; i < *vcl_areas[a].count; i++)
-            if (selected(o, &vcl_areas[a].cases[i]))
-                list[k++] = &vcl_areas[a].cases[i];
+    for (size_t a = 0; a < o->narea; a++)
+        for (size_t i = 0; i < *o->areas[a].count; i++)
+            if (selected(o, &o->areas[a].cases[i]))
+                list[k++] = &o->areas[a].cases[i];
     *n = k;
     return list;
 }
@@ -748,7 +784,12 @@ static void set_run_tag(void)
 
 int vcl_main(int argc, char **argv)
 {
-    options o = {0};
+    return vcl_run("server", vcl_areas, vcl_area_count, argc, argv);
+}
+
+int vcl_run(const char *mode, const vcl_area *areas, size_t narea, int argc, char **argv)
+{
+    options o = {.mode = mode, .areas = areas, .narea = narea};
     const vcl_case **list = NULL;
     result *res = NULL;
     size_t n = 0, count[6] = {0};
@@ -756,18 +797,19 @@ int vcl_main(int argc, char **argv)
     int rc = EXIT_USAGE;
 
     if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(usage, stdout);
+        printf(usage, mode);
         rc = 0;
         goto out;
     }
     if (parse_args(&o, argc, argv) != 0) {
-        fputs(usage, stderr);
+        fprintf(stderr, usage, mode);
         goto out;
     }
     if ((list = select_cases(&o, &n)) == NULL)
         goto out;
     for (size_t i = 0; i < o.nprefix; i++) {
-        options one = {.nprefix = 1, .prefixes = {o.prefixes[i]}};
+        options one = {
+            .areas = areas, .narea = narea, .nprefix = 1, .prefixes = {o.prefixes[i]}};
         size_t m = 0;
         const vcl_case **l = select_cases(&one, &m);
 
@@ -807,7 +849,7 @@ int vcl_main(int argc, char **argv)
     if (res == NULL || ctx == NULL)
         goto out;
     ctx->opt = &o;
-    printf("ventra-conform server: %s, %zu cases%s\n", o.url, n,
+    printf("ventra-conform %s: %s, %zu cases%s\n", mode, o.url, n,
            o.strict ? " (strict)" : "");
     for (size_t i = 0; i < n; i++) {
         run_case(ctx, list[i], &res[i]);
@@ -822,7 +864,7 @@ int vcl_main(int argc, char **argv)
                count[OUT_XPASS]);
     printf("\n");
     rc = count[OUT_FAIL] + count[OUT_XPASS] == 0 ? 0 : 1;
-    if (o.junit != NULL && !write_junit(o.junit, res, n, count)) {
+    if (o.junit != NULL && !write_junit(o.junit, &o, res, n, count)) {
         fprintf(stderr, "ventra-conform: cannot write %s\n", o.junit);
         rc = 1;
     }

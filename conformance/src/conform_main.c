@@ -44,6 +44,10 @@ static const char usage[] =
     "  server --url ws://HOST:PORT [options]\n"
     "                            drive a running server over the wire, case by\n"
     "                            case (`ventra-conform server --help` for options)\n"
+    "  client --url ws://HOST:PORT [options]\n"
+    "                            drive a client implementation (client.h) against\n"
+    "                            a running server, case by case, observed through\n"
+    "                            a peer the suite controls (same options)\n"
     "\n"
     "Exit status: 0 on success, 1 when a vector cites an unknown requirement\n"
     "or cannot be read, or (vectors) when any case fails, 2 on a usage error.\n";
@@ -245,6 +249,9 @@ int main(int argc, char **argv)
         return run_vectors(argc - 2, argv + 2);
     if (strcmp(cmd, "server") == 0)
         return vcl_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "client") == 0)
+        return vcl_run("client", vcl_client_areas, vcl_client_area_count, argc - 2,
+                       argv + 2);
     if (strcmp(cmd, "coverage") == 0)
         return vt_conform_coverage(argc - 2, argv + 2);
     if (argc != 2) {

@@ -1,8 +1,9 @@
 /* `ventra-conform coverage`: which vectors and cases test each requirement
  * of spec/ (generated/spec/requirements.json), and the gate that fails while
  * a MUST is tested by none. Sources: the recorded vectors (every kind folder
- * under the vector directory, each test's `requirements`) and the live
- * cases of every area (conformance/live, each case's `reqs`). */
+ * under the vector directory, each test's `requirements`), the live
+ * cases of every area (conformance/live, each case's `reqs`) and the
+ * client tier's cases (conformance/client), counted separately. */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,11 +27,14 @@ typedef struct coverage {
     cites *by_req;      /* indexed like vt_requirements */
     size_t *by_vectors; /* citations by vectors, per requirement */
     size_t *by_live;    /* by live cases */
+    size_t *by_client;  /* by client cases */
     size_t unknown;     /* citations of IDs spec/ does not have */
-    size_t files, cases;
+    size_t files, cases, client_cases;
 } coverage;
 
-static int cite(coverage *cov, const char *id, const char *where, bool live,
+typedef enum { SRC_VECTOR, SRC_LIVE, SRC_CLIENT } source;
+
+static int cite(coverage *cov, const char *id, const char *where, source from,
                 const char *src)
 {
     const vt_requirement *r = id != NULL ? vt_requirement_find(id) : NULL;
@@ -54,8 +58,10 @@ static int cite(coverage *cov, const char *id, const char *where, bool live,
     if ((c->v[c->n] = malloc(len)) == NULL)
         return -1;
     memcpy(c->v[c->n++], where, len);
-    if (live)
+    if (from == SRC_LIVE)
         cov->by_live[i]++;
+    else if (from == SRC_CLIENT)
+        cov->by_client[i]++;
     else
         cov->by_vectors[i]++;
     return 0;
@@ -84,7 +90,7 @@ static int cite_vector_file(coverage *cov, const char *path, const char *label)
             json_array_foreach(json_object_get(test, "requirements"), ri, id)
             {
                 if (rc == 0)
-                    rc = cite(cov, json_string_value(id), where, false, path);
+                    rc = cite(cov, json_string_value(id), where, SRC_VECTOR, path);
             }
         }
     }
@@ -125,20 +131,22 @@ static int cite_vectors(coverage *cov, const char *dir)
     return rc;
 }
 
-/* Every live case of every area; `reqs` is space separated. */
-static int cite_live(coverage *cov)
+/* Every case of every area of |areas| (the live tier's or the client
+ * tier's, |from|); `reqs` is space separated. */
+static int cite_cases(coverage *cov, const vcl_area *areas, size_t narea, source from)
 {
-    for (size_t a = 0; a < vcl_area_count; a++) {
-        for (size_t i = 0; i < *vcl_areas[a].count; i++) {
-            const vcl_case *c = &vcl_areas[a].cases[i];
+    for (size_t a = 0; a < narea; a++) {
+        for (size_t i = 0; i < *areas[a].count; i++) {
+            const vcl_case *c = &areas[a].cases[i];
             char where[256], id[32];
-            snprintf(where, sizeof where, "live %s", c->id);
+            snprintf(where, sizeof where, "%s %s", from == SRC_CLIENT ? "client" : "live",
+                     c->id);
             for (const char *p = c->reqs; *p != '\0';) {
                 size_t n = strcspn(p, " ");
                 if (n > 0 && n < sizeof id) {
                     memcpy(id, p, n);
                     id[n] = '\0';
-                    if (cite(cov, id, where, true, c->id) != 0)
+                    if (cite(cov, id, where, from, c->id) != 0)
                         return -1;
                 } else if (n > 0) {
                     cov->unknown++;
@@ -146,7 +154,10 @@ static int cite_live(coverage *cov)
                 p += n;
                 p += strspn(p, " ");
             }
-            cov->cases++;
+            if (from == SRC_CLIENT)
+                cov->client_cases++;
+            else
+                cov->cases++;
         }
     }
     return 0;
@@ -221,14 +232,19 @@ int vt_conform_coverage(int argc, char **argv)
     cov.by_req = calloc(vt_requirement_count + 1, sizeof *cov.by_req);
     cov.by_vectors = calloc(vt_requirement_count + 1, sizeof *cov.by_vectors);
     cov.by_live = calloc(vt_requirement_count + 1, sizeof *cov.by_live);
-    if (cov.by_req == NULL || cov.by_vectors == NULL || cov.by_live == NULL)
+    cov.by_client = calloc(vt_requirement_count + 1, sizeof *cov.by_client);
+    if (cov.by_req == NULL || cov.by_vectors == NULL || cov.by_live == NULL ||
+        cov.by_client == NULL)
         goto out;
-    if (cite_vectors(&cov, dir) != 0 || cite_live(&cov) != 0)
+    if (cite_vectors(&cov, dir) != 0 ||
+        cite_cases(&cov, vcl_areas, vcl_area_count, SRC_LIVE) != 0 ||
+        cite_cases(&cov, vcl_client_areas, vcl_client_area_count, SRC_CLIENT) != 0)
         goto out;
     if (report != NULL && write_report(&cov, report) != 0)
         goto out;
 
-    size_t must = 0, must_hit = 0, by_vec = 0, by_live = 0, should = 0, should_hit = 0;
+    size_t must = 0, must_hit = 0, by_vec = 0, by_live = 0, by_client = 0, should = 0,
+           should_hit = 0;
     printf("untested MUST requirements:\n");
     for (size_t i = 0; i < vt_requirement_count; i++) {
         const vt_requirement *r = &vt_requirements[i];
@@ -249,14 +265,15 @@ int vt_conform_coverage(int argc, char **argv)
         must_hit += hit;
         by_vec += cov.by_vectors[i] > 0;
         by_live += cov.by_live[i] > 0;
+        by_client += cov.by_client[i] > 0;
         if (!hit)
             printf("  %-11s %s:%u\n", r->id, r->file, r->line);
     }
-    printf("%zu vector files, %zu live cases; %zu of %zu MUST requirements tested "
-           "(%zu by vectors, %zu by live cases), %zu of %zu SHOULD; %zu unknown "
-           "citations\n",
-           cov.files, cov.cases, must_hit, must, by_vec, by_live, should_hit, should,
-           cov.unknown);
+    printf("%zu vector files, %zu live cases, %zu client cases; %zu of %zu MUST "
+           "requirements tested (%zu by vectors, %zu by live cases, %zu by client "
+           "cases), %zu of %zu SHOULD; %zu unknown citations\n",
+           cov.files, cov.cases, cov.client_cases, must_hit, must, by_vec, by_live,
+           by_client, should_hit, should, cov.unknown);
     rc = cov.unknown == 0 && cov.files > 0 && (!gate || must_hit == must) ? 0 : 1;
 out:
     for (size_t i = 0; cov.by_req != NULL && i < vt_requirement_count; i++) {
@@ -267,5 +284,6 @@ out:
     free(cov.by_req);
     free(cov.by_vectors);
     free(cov.by_live);
+    free(cov.by_client);
     return rc;
 }

@@ -1,13 +1,14 @@
 #!/bin/sh
 # The live conformance tier against the freshly built ventrad: starts it on a
 # free loopback port with a temporary data directory, runs
-# `ventra-conform server` against it (with a crash command that SIGKILLs it
-# and starts it again on the same port and data directory, and its key
-# file), requires exit 0 and stops the server, also on failure.
+# `ventra-conform server` (or, with --mode client, `ventra-conform client`)
+# against it (with a crash command that SIGKILLs it and starts it again on
+# the same port and data directory, and its key file), requires exit 0 and
+# stops the server, also on failure.
 #
-#   live_ventrad.sh VENTRAD CONFORM LIMITS [ARGS...]
+#   live_ventrad.sh [--mode server|client] VENTRAD CONFORM LIMITS [ARGS...]
 #     LIMITS  "off" (ventrad --limits off) or "default" (its default limits)
-#     ARGS    more arguments of ventra-conform server (--junit, --case ...)
+#     ARGS    more arguments of ventra-conform MODE (--junit, --case ...)
 #   live_ventrad.sh --crash STATE   (the crash command; STATE is its folder)
 set -u
 
@@ -56,8 +57,13 @@ if [ "${1:-}" = "--crash" ]; then
     exit $?
 fi
 
-if [ $# -lt 3 ]; then
-    echo "usage: live_ventrad.sh VENTRAD CONFORM off|default [ARGS...]" >&2
+mode=server
+if [ "${1:-}" = "--mode" ]; then
+    mode=${2:-}
+    shift 2
+fi
+if [ $# -lt 3 ] || { [ "$mode" != server ] && [ "$mode" != client ]; }; then
+    echo "usage: live_ventrad.sh [--mode server|client] VENTRAD CONFORM off|default [ARGS...]" >&2
     exit 2
 fi
 ventrad=$1 conform=$2 limits=$3
@@ -72,7 +78,7 @@ if [ "$limits" = off ]; then echo "--limits off" >"$state/args"; else : >"$state
 start 0 || exit 1
 port=$(cat "$state/port")
 # Bounded: the whole run may take 4 minutes at the most.
-timeout -k 5 240 "$conform" server --url "ws://127.0.0.1:$port" \
+timeout -k 5 240 "$conform" "$mode" --url "ws://127.0.0.1:$port" \
     --crash-cmd "sh '$0' --crash '$state'" \
     --server-key-file "$state/data/server.key" "$@"
 rc=$?
