@@ -27,7 +27,10 @@ uint64_t vc_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t vc_now_s(void) { return vc_now_ms() / 1000u; }
+uint64_t vc_now_s(void)
+{
+    return vc_now_ms() / 1000u;
+}
 
 int vc_left(uint64_t deadline_ms)
 {
@@ -71,7 +74,8 @@ uint64_t vc_get_u64(vt_client *c, const char *name, uint64_t dflt)
 /* WIRE-6: ws only to a loopback host. */
 static bool loopback(const char *h)
 {
-    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
+           strcmp(h, "localhost") == 0;
 }
 
 static vt_err parse_url(vt_client *c, const char *url)
@@ -135,12 +139,14 @@ static void load_device(vt_client *c)
             c->id = NULL;
     }
     vt_wipe(seed, sizeof seed);
-    if (vc_store_get(c->store, "username", c->username, sizeof c->username - 1, &len) == VT_OK)
+    if (vc_store_get(c->store, "username", c->username, sizeof c->username - 1, &len) ==
+        VT_OK)
         c->username[len] = '\0';
     else
         c->username[0] = '\0';
     c->device_id = (uint32_t)vc_get_u64(c, "device_id", 0);
-    if (vc_store_get(c->store, "server_key", c->server_key, 32, &len) == VT_OK && len == 32)
+    if (vc_store_get(c->store, "server_key", c->server_key, 32, &len) == VT_OK &&
+        len == 32)
         c->have_server_key = true;
 }
 
@@ -167,7 +173,8 @@ vt_err vt_client_open(vt_client **out, const vt_client_config *cfg,
         goto fail;
     if (cfg->ca_file)
         snprintf(c->ca_file, sizeof c->ca_file, "%s", cfg->ca_file);
-    snprintf(c->device_name, sizeof c->device_name, "%s", cfg->device_name ? cfg->device_name : "");
+    snprintf(c->device_name, sizeof c->device_name, "%s",
+             cfg->device_name ? cfg->device_name : "");
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
         err = VT_ERR_IO;
         goto fail;
@@ -184,7 +191,8 @@ vt_err vt_client_open(vt_client **out, const vt_client_config *cfg,
             err = VT_ERR_CONFIG; /* bound to another server */
             goto fail;
         }
-    } else if ((err = vc_store_set(c->store, "server_url", c->url, strlen(c->url))) != VT_OK) {
+    } else if ((err = vc_store_set(c->store, "server_url", c->url, strlen(c->url))) !=
+               VT_OK) {
         goto fail;
     }
     load_device(c);
@@ -243,13 +251,20 @@ void vt_client_stop(vt_client *c)
 vt_client_state vt_client_get_state(const vt_client *c)
 {
     switch (c ? c->st : VT_CLIENT_CONN_DISCONNECTED) {
-    case VT_CLIENT_CONN_CONNECTING: return VT_CLIENT_CONNECTING;
-    case VT_CLIENT_CONN_AUTHENTICATING: return VT_CLIENT_AUTHENTICATING;
-    case VT_CLIENT_CONN_DRAINING: return VT_CLIENT_DRAINING;
-    case VT_CLIENT_CONN_LIVE: return VT_CLIENT_LIVE;
-    case VT_CLIENT_CONN_BACKOFF: return VT_CLIENT_BACKOFF;
-    case VT_CLIENT_CONN_CLOSED: return VT_CLIENT_CLOSED;
-    default: return VT_CLIENT_DISCONNECTED;
+    case VT_CLIENT_CONN_CONNECTING:
+        return VT_CLIENT_CONNECTING;
+    case VT_CLIENT_CONN_AUTHENTICATING:
+        return VT_CLIENT_AUTHENTICATING;
+    case VT_CLIENT_CONN_DRAINING:
+        return VT_CLIENT_DRAINING;
+    case VT_CLIENT_CONN_LIVE:
+        return VT_CLIENT_LIVE;
+    case VT_CLIENT_CONN_BACKOFF:
+        return VT_CLIENT_BACKOFF;
+    case VT_CLIENT_CONN_CLOSED:
+        return VT_CLIENT_CLOSED;
+    default:
+        return VT_CLIENT_DISCONNECTED;
     }
 }
 
@@ -330,8 +345,8 @@ vt_err vc_ensure_authed(vt_client *c, uint64_t deadline_ms)
     while (!vc_conn_authed(c) && vc_left(deadline_ms) > 0) {
         if (c->st == VT_CLIENT_CONN_CLOSED)
             return c->close_why != VT_OK ? c->close_why : VT_ERR_STATE;
-        if ((err = vc_conn_service(c, vc_left(deadline_ms) > 100 ? 100 : vc_left(deadline_ms))) !=
-            VT_OK)
+        if ((err = vc_conn_service(
+                 c, vc_left(deadline_ms) > 100 ? 100 : vc_left(deadline_ms))) != VT_OK)
             return err;
     }
     return vc_conn_authed(c) ? VT_OK : VT_ERR_UNAVAILABLE;
@@ -361,8 +376,8 @@ static bool username_ok(const char *u)
     if (n < VT_MIN_USERNAME_LEN || n > VT_MAX_USERNAME_LEN || u[0] < 'a' || u[0] > 'z')
         return false;
     for (size_t i = 0; i < n; i++) /* AUTH-1 */
-        if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') || u[i] == '.' ||
-              u[i] == '_' || u[i] == '-'))
+        if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') ||
+              u[i] == '.' || u[i] == '_' || u[i] == '-'))
             return false;
     return true;
 }
@@ -485,8 +500,8 @@ vt_err vt_client_link_approve(vt_client *c, const char *code, char *reply, size_
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return VT_ERR_INVALID_ARGUMENT;
     memset(&lc, 0, sizeof lc);
-    err = vt_msg_decode_nanopb(&ventra__v1__link_code__descriptor, ventra_v1_LinkCode_fields, raw,
-                               raw_len, sizeof raw, &lc);
+    err = vt_msg_decode_nanopb(&ventra__v1__link_code__descriptor,
+                               ventra_v1_LinkCode_fields, raw, raw_len, sizeof raw, &lc);
     if (err != VT_OK || lc.identity_key.size != 32) /* AUTH-70 */
         return VT_ERR_INVALID_ARGUMENT;
     if ((err = vc_ensure_authed(c, deadline)) != VT_OK)
@@ -495,8 +510,8 @@ vt_err vt_client_link_approve(vt_client *c, const char *code, char *reply, size_
     req.which_body = ventra_v1_Request_add_device_tag;
     memcpy(req.body.add_device.identity_key.bytes, lc.identity_key.bytes, 32);
     req.body.add_device.identity_key.size = 32;
-    snprintf(req.body.add_device.device_name, sizeof req.body.add_device.device_name, "%s",
-             lc.device_name);
+    snprintf(req.body.add_device.device_name, sizeof req.body.add_device.device_name,
+             "%s", lc.device_name);
     err = vt_transcript_link(t, sizeof t, &tl, c->server_key, c->username, c->device_id,
                              lc.identity_key.bytes);
     if (err == VT_OK)
@@ -521,7 +536,10 @@ const char *vt_client_username(const vt_client *c)
     return c && c->username[0] ? c->username : NULL;
 }
 
-uint32_t vt_client_device_id(const vt_client *c) { return c ? c->device_id : 0; }
+uint32_t vt_client_device_id(const vt_client *c)
+{
+    return c ? c->device_id : 0;
+}
 
 vt_err vt_client_devices(vt_client *c, vt_client_device *out, size_t cap, size_t *n,
                          int timeout_ms)
@@ -610,18 +628,21 @@ vt_err vt_client_delete_account(vt_client *c, int timeout_ms)
         return err;
     memset(&req, 0, sizeof req);
     req.which_body = ventra_v1_Request_get_challenge_tag;
-    req.body.get_challenge.purpose = ventra_v1_ChallengePurpose_CHALLENGE_PURPOSE_DELETE_ACCOUNT;
+    req.body.get_challenge.purpose =
+        ventra_v1_ChallengePurpose_CHALLENGE_PURPOSE_DELETE_ACCOUNT;
     if ((err = vc_rpc_call(c, &req, &resp, deadline)) != VT_OK)
         goto out;
     memset(&req, 0, sizeof req);
     req.which_body = ventra_v1_Request_delete_account_tag;
     {
-        const ventra_v1_GetChallengeResponse *ch = &resp->kind.response.body.get_challenge;
+        const ventra_v1_GetChallengeResponse *ch =
+            &resp->kind.response.body.get_challenge;
         ventra_v1_DeleteAccountRequest *d = &req.body.delete_account;
         memcpy(d->nonce.bytes, ch->nonce.bytes, ch->nonce.size);
         d->nonce.size = ch->nonce.size;
-        err = vt_transcript_delete_account(t, sizeof t, &tl, c->server_key, ch->nonce.bytes,
-                                           ch->nonce.size, c->username, c->device_id);
+        err =
+            vt_transcript_delete_account(t, sizeof t, &tl, c->server_key, ch->nonce.bytes,
+                                         ch->nonce.size, c->username, c->device_id);
         if (err == VT_OK)
             err = vt_identity_sign(c->id, d->signature.bytes, t, tl);
         d->signature.size = 64;
@@ -663,8 +684,8 @@ static vt_err add_outgoing_history(vt_client *c, const char *peer, const uint8_t
     return vc_store_add_history(c->store, &h);
 }
 
-static vt_err data_content(const char *text, const uint8_t *gid, uint64_t at, uint8_t **out,
-                           size_t *len)
+static vt_err data_content(const char *text, const uint8_t *gid, uint64_t at,
+                           uint8_t **out, size_t *len)
 {
     ventra_v1_Content *ct = calloc(1, sizeof *ct);
     vt_err err;
@@ -722,8 +743,8 @@ out:
     return err;
 }
 
-vt_err vt_client_send_group_text(vt_client *c, const uint8_t group_id[16], const char *text,
-                                 uint8_t message_id[16])
+vt_err vt_client_send_group_text(vt_client *c, const uint8_t group_id[16],
+                                 const char *text, uint8_t message_id[16])
 {
     char *name = NULL, **members = NULL;
     size_t n = 0, len = 0;
@@ -845,8 +866,8 @@ vt_err vt_client_mark_read(vt_client *c, const char *from, const uint8_t message
 
 static vt_client_msg_status status_of(const char *s)
 {
-    static const char *const names[] = {"QUEUED", "SENDING", "STALE_DEVICES", "HELD",
-                                        "SENT",   "DELIVERED", "READ",        "FAILED"};
+    static const char *const names[] = {"QUEUED", "SENDING",   "STALE_DEVICES", "HELD",
+                                        "SENT",   "DELIVERED", "READ",          "FAILED"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i]) == 0)
             return (vt_client_msg_status)i;
@@ -902,7 +923,8 @@ static bool parse_group_hex(const char *s, uint8_t gid[16])
 }
 
 vt_err vt_client_history(vt_client *c, const char *conversation,
-                         bool (*fn)(void *ud, const vt_client_message *m, vt_client_msg_status st),
+                         bool (*fn)(void *ud, const vt_client_message *m,
+                                    vt_client_msg_status st),
                          void *ud)
 {
     struct hist_ctx h = {fn, ud};
@@ -990,8 +1012,8 @@ vt_err vt_client_safety_number(vt_client *c, const char *username, char *out, si
     /* the contact's lowest active device other than this one; a changed key
      * shows the new number (CRYPTO-145) */
     for (size_t i = 0; i < n && i < 16 && !pick; i++)
-        if (rows[i].active && !(strcmp(username, c->username) == 0 &&
-                                rows[i].device_id == c->device_id))
+        if (rows[i].active &&
+            !(strcmp(username, c->username) == 0 && rows[i].device_id == c->device_id))
             pick = &rows[i];
     if (pick == NULL)
         return VT_ERR_NOT_FOUND;

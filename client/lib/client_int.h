@@ -17,10 +17,10 @@
 #include "vt_sm_client_conn.h"
 
 /* For a must-check result whose failure changes nothing for the caller. */
-#define VC_IGNORE(x)                                                                   \
-    do {                                                                               \
-        vt_err ignored_ = (x);                                                         \
-        (void)ignored_;                                                                \
+#define VC_IGNORE(x)                                                                     \
+    do {                                                                                 \
+        vt_err ignored_ = (x);                                                           \
+        (void)ignored_;                                                                  \
     } while (0)
 
 struct lws_context;
@@ -36,11 +36,11 @@ typedef struct vc_slot {
     bool used;
     uint32_t id;
     uint64_t sent_ms;
-    vc_rpc_cb cb;       /* async: called with the response (or NULL + error) */
+    vc_rpc_cb cb; /* async: called with the response (or NULL + error) */
     void *ud;
-    bool sync;          /* sync: the waiter takes |frame| */
+    bool sync; /* sync: the waiter takes |frame| */
     bool done;
-    vt_err err;         /* transport error when done without a frame */
+    vt_err err; /* transport error when done without a frame */
     ventra_v1_Frame *frame;
 } vc_slot;
 
@@ -82,8 +82,8 @@ struct vt_client {
 
     /* transport */
     struct lws_context *ctx;
-    struct lws *wsi;          /* the current socket, NULL when none */
-    struct lws *closing;      /* a socket being closed (close_socket) */
+    struct lws *wsi;     /* the current socket, NULL when none */
+    struct lws *closing; /* a socket being closed (close_socket) */
     bool ws_open;
     uint16_t close_code;
     bool session_ended_seen;
@@ -93,7 +93,7 @@ struct vt_client {
     size_t rx_len, rx_cap;
     vc_slot slots[32];
     uint32_t next_id;
-    bool keepalive;           /* start_keepalive armed the timers (SM-5) */
+    bool keepalive; /* start_keepalive armed the timers (SM-5) */
     uint64_t last_rx_ms;
     uint64_t last_ping_ms;
     uint32_t max_inflight;
@@ -102,33 +102,33 @@ struct vt_client {
     vt_client_conn_state st;
     unsigned backoff_n;
     uint64_t backoff_until_ms;
-    bool server_info_ok;      /* GetServerInfo answered on this socket */
-    int auth_next;            /* which auth RPC follows GetServerInfo */
+    bool server_info_ok; /* GetServerInfo answered on this socket */
+    int auth_next;       /* which auth RPC follows GetServerInfo */
     int last_auth_rpc;
     vt_err auth_err;
     vt_err close_why;
     uint8_t nonce[32];
     size_t nonce_len;
     vc_auth_result auth;
-    char register_name[33];   /* set by vt_client_register */
+    char register_name[33]; /* set by vt_client_register */
     bool stopping;
 
     /* engine */
     bool in_work;
-    bool need_signed;         /* rotate or first upload of the signed prekeys */
-    bool need_one_time;       /* PrekeysLowEvent / GetPrekeyCount */
-    bool prekeys_checked;     /* GetPrekeyCount asked on this connection */
-    bool prekeys_ok;          /* an upload succeeded on this connection */
+    bool need_signed;     /* rotate or first upload of the signed prekeys */
+    bool need_one_time;   /* PrekeysLowEvent / GetPrekeyCount */
+    bool prekeys_checked; /* GetPrekeyCount asked on this connection */
+    bool prekeys_ok;      /* an upload succeeded on this connection */
     bool drained;
     bool own_devices_listed;
-    char listed[32][33];      /* accounts listed (ListDevices) on this connection */
+    char listed[32][33]; /* accounts listed (ListDevices) on this connection */
     size_t n_listed;
     uint64_t acks[VC_ACK_MAX];
     size_t n_acks;
-    bool dirty_outbox;        /* the outbox may have work */
+    bool dirty_outbox; /* the outbox may have work */
     uint64_t next_outbox_ms;
-    struct vc_octx *sending;  /* the message whose SendRequest or device fix
-                               * runs now (SM-306), NULL when none */
+    struct vc_octx *sending; /* the message whose SendRequest or device fix
+                              * runs now (SM-306), NULL when none */
 };
 
 /* ---- client.c ---- */

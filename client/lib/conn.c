@@ -160,9 +160,10 @@ vt_err vc_rpc_call(vt_client *c, ventra_v1_Request *req, ventra_v1_Frame **out,
 
     *out = NULL;
     /* wait for a free slot (WIRE-35) */
-    while ((err = send_request(c, req, &s)) == VT_ERR_RATE_LIMITED && vc_left(deadline_ms) > 0)
-        if ((err = vc_conn_service(c, vc_left(deadline_ms) > 50 ? 50 : vc_left(deadline_ms))) !=
-            VT_OK)
+    while ((err = send_request(c, req, &s)) == VT_ERR_RATE_LIMITED &&
+           vc_left(deadline_ms) > 0)
+        if ((err = vc_conn_service(
+                 c, vc_left(deadline_ms) > 50 ? 50 : vc_left(deadline_ms))) != VT_OK)
             return err;
     if (err != VT_OK)
         return err;
@@ -220,13 +221,20 @@ static const vt_client_conn_ops conn_ops;
 static vt_client_state public_state(vt_client_conn_state s)
 {
     switch (s) {
-    case VT_CLIENT_CONN_CONNECTING: return VT_CLIENT_CONNECTING;
-    case VT_CLIENT_CONN_AUTHENTICATING: return VT_CLIENT_AUTHENTICATING;
-    case VT_CLIENT_CONN_DRAINING: return VT_CLIENT_DRAINING;
-    case VT_CLIENT_CONN_LIVE: return VT_CLIENT_LIVE;
-    case VT_CLIENT_CONN_BACKOFF: return VT_CLIENT_BACKOFF;
-    case VT_CLIENT_CONN_CLOSED: return VT_CLIENT_CLOSED;
-    default: return VT_CLIENT_DISCONNECTED;
+    case VT_CLIENT_CONN_CONNECTING:
+        return VT_CLIENT_CONNECTING;
+    case VT_CLIENT_CONN_AUTHENTICATING:
+        return VT_CLIENT_AUTHENTICATING;
+    case VT_CLIENT_CONN_DRAINING:
+        return VT_CLIENT_DRAINING;
+    case VT_CLIENT_CONN_LIVE:
+        return VT_CLIENT_LIVE;
+    case VT_CLIENT_CONN_BACKOFF:
+        return VT_CLIENT_BACKOFF;
+    case VT_CLIENT_CONN_CLOSED:
+        return VT_CLIENT_CLOSED;
+    default:
+        return VT_CLIENT_DISCONNECTED;
     }
 }
 
@@ -249,7 +257,8 @@ void vc_conn_fire(vt_client *c, vt_client_conn_event ev)
     stepping = true;
     for (;;) {
         vt_client_conn_state before = c->st;
-        if (vt_client_conn_step(&conn_ops, c, &c->st, ev) && before != c->st && c->cb.state)
+        if (vt_client_conn_step(&conn_ops, c, &c->st, ev) && before != c->st &&
+            c->cb.state)
             c->cb.state(c->ud, public_state(c->st),
                         c->st == VT_CLIENT_CONN_CLOSED ? c->close_why : VT_OK);
         if (n_pending == 0)
@@ -304,7 +313,8 @@ static bool g_auth_retryable(void *ctx)
 static bool g_device_gone(void *ctx)
 {
     vt_client *c = ctx;
-    return c->end_reason == ventra_v1_SessionEndReason_SESSION_END_REASON_DEVICE_REMOVED ||
+    return c->end_reason ==
+               ventra_v1_SessionEndReason_SESSION_END_REASON_DEVICE_REMOVED ||
            c->end_reason == ventra_v1_SessionEndReason_SESSION_END_REASON_ACCOUNT_DELETED;
 }
 
@@ -430,8 +440,9 @@ static void begin_auth(vt_client *c, int which)
         snprintf(r->device_name, sizeof r->device_name, "%s", c->device_name);
         memcpy(r->nonce.bytes, c->nonce, c->nonce_len);
         r->nonce.size = (pb_size_t)c->nonce_len;
-        err = vt_transcript_register(t, sizeof t, &tl, c->server_key, c->nonce, c->nonce_len,
-                                     c->register_name, vt_identity_public(c->id));
+        err = vt_transcript_register(t, sizeof t, &tl, c->server_key, c->nonce,
+                                     c->nonce_len, c->register_name,
+                                     vt_identity_public(c->id));
         if (err == VT_OK)
             err = vt_identity_sign(c->id, r->signature.bytes, t, tl);
         r->signature.size = 64;
@@ -536,10 +547,22 @@ static void handle_auth_response(vt_client *c, void *ud, const ventra_v1_Respons
     vc_conn_fire(c, VT_CLIENT_CONN_EV_AUTH_OK);
 }
 
-static void a_send_resume(void *ctx) { begin_auth(ctx, AUTH_RESUME); }
-static void a_send_get_challenge(void *ctx) { begin_auth(ctx, AUTH_CHALLENGE); }
-static void a_send_login(void *ctx) { begin_auth(ctx, AUTH_LOGIN); }
-static void a_send_register(void *ctx) { begin_auth(ctx, AUTH_REGISTER); }
+static void a_send_resume(void *ctx)
+{
+    begin_auth(ctx, AUTH_RESUME);
+}
+static void a_send_get_challenge(void *ctx)
+{
+    begin_auth(ctx, AUTH_CHALLENGE);
+}
+static void a_send_login(void *ctx)
+{
+    begin_auth(ctx, AUTH_LOGIN);
+}
+static void a_send_register(void *ctx)
+{
+    begin_auth(ctx, AUTH_REGISTER);
+}
 
 static void a_schedule_backoff(void *ctx)
 {
@@ -612,7 +635,10 @@ static void a_store_token(void *ctx)
     vc_keys_after_auth(c);
 }
 
-static void a_reset_backoff(void *ctx) { ((vt_client *)ctx)->backoff_n = 0; }
+static void a_reset_backoff(void *ctx)
+{
+    ((vt_client *)ctx)->backoff_n = 0;
+}
 
 static void a_forget_token(void *ctx)
 {
@@ -626,8 +652,10 @@ static void a_report_auth_failure(void *ctx)
     vt_client *c = ctx;
     c->close_why = c->auth_err == VT_ERR_BAD_TOKEN ? VT_ERR_BAD_SIGNATURE : c->auth_err;
     if (c->auth_err == VT_ERR_CRYPTO)
-        vc_notice(c, "the server key differs from the one recorded for %s: refusing to "
-                     "authenticate (AUTH-11)", c->url);
+        vc_notice(c,
+                  "the server key differs from the one recorded for %s: refusing to "
+                  "authenticate (AUTH-11)",
+                  c->url);
     else
         vc_notice(c, "authentication failed: %s", vt_strerror(c->auth_err));
 }
@@ -666,7 +694,10 @@ static void a_report_session_ended(void *ctx)
     c->close_why = VT_ERR_PERMISSION_DENIED;
 }
 
-static void a_cancel_backoff(void *ctx) { ((vt_client *)ctx)->backoff_until_ms = 0; }
+static void a_cancel_backoff(void *ctx)
+{
+    ((vt_client *)ctx)->backoff_until_ms = 0;
+}
 
 static const vt_client_conn_ops conn_ops = {
     .guard_has_token = g_has_token,
@@ -869,7 +900,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (current && len >= 2)
-            c->close_code = (uint16_t)(((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
+            c->close_code =
+                (uint16_t)(((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]);
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c->closing == wsi)
@@ -975,7 +1007,10 @@ void vc_conn_timers(vt_client *c)
 }
 
 static lws_sorted_usec_list_t wake_sul;
-static void on_wake(lws_sorted_usec_list_t *sul) { (void)sul; }
+static void on_wake(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+}
 
 vt_err vc_conn_service(vt_client *c, int timeout_ms)
 {
@@ -988,7 +1023,8 @@ vt_err vc_conn_service(vt_client *c, int timeout_ms)
     } else {
         /* lws waits until its next timer: bound the wait with one */
         int rc;
-        lws_sul_schedule(c->ctx, 0, &wake_sul, on_wake, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+        lws_sul_schedule(c->ctx, 0, &wake_sul, on_wake,
+                         (lws_usec_t)timeout_ms * LWS_US_PER_MS);
         rc = lws_service(c->ctx, 0);
         lws_sul_cancel(&wake_sul);
         if (rc < 0)

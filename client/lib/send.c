@@ -84,15 +84,15 @@ typedef struct vc_octx {
     vt_client *c;
     vc_outbox_row row;
     bool removed;
-    int next;                 /* the event the last action produced */
-    bool held_pending;        /* IDENTITY_CHANGED came while the request ran */
-    int deferred;             /* USER_ACCEPTED_KEY held back meanwhile (SM-306) */
-    int receipt;              /* a receipt that came meanwhile */
+    int next;          /* the event the last action produced */
+    bool held_pending; /* IDENTITY_CHANGED came while the request ran */
+    int deferred;      /* USER_ACCEPTED_KEY held back meanwhile (SM-306) */
+    int receipt;       /* a receipt that came meanwhile */
     vt_err err;
-    bool quiet;               /* a group member who left: dropped silently */
+    bool quiet; /* a group member who left: dropped silently */
     uint64_t server_ms;
     uint32_t retry_after_ms;
-    ventra_v1_Error stale;    /* the STALE_DEVICES detail */
+    ventra_v1_Error stale; /* the STALE_DEVICES detail */
     vc_envelope rec[VT_MAX_ENVELOPES_TO_RECIPIENT];
     size_t n_rec;
     vc_envelope self[VT_MAX_ENVELOPES_TO_SELF];
@@ -103,7 +103,8 @@ typedef struct vc_octx {
 static vt_outgoing_message_state state_of(const char *name)
 {
     for (int i = 0; i < VT_OUTGOING_MESSAGE_STATE_COUNT; i++)
-        if (strcmp(name, vt_outgoing_message_state_name((vt_outgoing_message_state)i)) == 0)
+        if (strcmp(name, vt_outgoing_message_state_name((vt_outgoing_message_state)i)) ==
+            0)
             return (vt_outgoing_message_state)i;
     return VT_OUTGOING_MESSAGE_QUEUED;
 }
@@ -117,7 +118,8 @@ static void status(octx *o, vt_client_msg_status st, vt_err why)
 static void set_history(octx *o, const char *st)
 {
     if (shown(o->c, &o->row))
-        VC_IGNORE(vc_store_set_history_status(o->c->store, o->c->username, o->row.message_id, st));
+        VC_IGNORE(vc_store_set_history_status(o->c->store, o->c->username,
+                                              o->row.message_id, st));
 }
 
 static void free_envelopes(octx *o)
@@ -129,7 +131,10 @@ static void free_envelopes(octx *o)
     o->n_rec = o->n_self = 0;
 }
 
-static bool g_retried_once(void *ctx) { return ((octx *)ctx)->row.stale_retried; }
+static bool g_retried_once(void *ctx)
+{
+    return ((octx *)ctx)->row.stale_retried;
+}
 
 /* SM-305: DEDUP_WINDOW_S since the first attempt (DELIV-24). */
 static bool g_expired(void *ctx)
@@ -149,14 +154,16 @@ static bool g_within_dedup_window(void *ctx)
 static int event_for_error(vt_err err)
 {
     switch (err) {
-    case VT_ERR_PERMISSION_DENIED: return VT_OUTGOING_MESSAGE_EV_IDENTITY_CHANGED;
+    case VT_ERR_PERMISSION_DENIED:
+        return VT_OUTGOING_MESSAGE_EV_IDENTITY_CHANGED;
     case VT_ERR_UNAVAILABLE:
     case VT_ERR_INTERNAL:
     case VT_ERR_RATE_LIMITED:
     case VT_ERR_QUEUE_FULL:
     case VT_ERR_NO_PREKEYS:
         return VT_OUTGOING_MESSAGE_EV_TRANSPORT_ERROR;
-    default: return VT_OUTGOING_MESSAGE_EV_PERMANENT_ERROR;
+    default:
+        return VT_OUTGOING_MESSAGE_EV_PERMANENT_ERROR;
     }
 }
 
@@ -206,10 +213,11 @@ static void a_encrypt_for_devices(void *ctx)
     if (err == VT_OK)
         err = vc_store_begin(c->store);
     if (err == VT_OK) {
-        err = encrypt_list(o, to, pt, pt_len, o->rec, VT_MAX_ENVELOPES_TO_RECIPIENT, &o->n_rec);
+        err = encrypt_list(o, to, pt, pt_len, o->rec, VT_MAX_ENVELOPES_TO_RECIPIENT,
+                           &o->n_rec);
         if (err == VT_OK && with_self)
-            err = encrypt_list(o, c->username, pt, pt_len, o->self, VT_MAX_ENVELOPES_TO_SELF,
-                               &o->n_self);
+            err = encrypt_list(o, c->username, pt, pt_len, o->self,
+                               VT_MAX_ENVELOPES_TO_SELF, &o->n_self);
         /* CRYPTO-93: the advanced sessions are durable before sending */
         if (err == VT_OK)
             err = vc_store_commit(c->store);
@@ -250,10 +258,10 @@ static bool encode_envs(pb_ostream_t *stream, const pb_field_t *field, void *con
     return true;
 }
 
-static vt_err do_send(vt_client *c, const char *to, const uint8_t mid[16], const uint8_t *gid,
-                      bool ephemeral, const vc_envelope *rec, size_t n_rec,
-                      const vc_envelope *self, size_t n_self, uint64_t deadline,
-                      ventra_v1_Frame **resp)
+static vt_err do_send(vt_client *c, const char *to, const uint8_t mid[16],
+                      const uint8_t *gid, bool ephemeral, const vc_envelope *rec,
+                      size_t n_rec, const vc_envelope *self, size_t n_self,
+                      uint64_t deadline, ventra_v1_Frame **resp)
 {
     ventra_v1_Request req;
     struct env_list lr = {rec, n_rec}, ls = {self, n_self};
@@ -301,8 +309,8 @@ static bool still_member(octx *o)
         for (size_t i = 0; i < g->admins_count; i++)
             a[i] = g->admins[i];
         if (vc_store_get_group(o->c->store, o->row.group_id, &name, &old, &n) == VT_OK) {
-            VC_IGNORE(vc_store_put_group(o->c->store, o->row.group_id, name ? name : "", m,
-                                         g->members_count, a, g->admins_count));
+            VC_IGNORE(vc_store_put_group(o->c->store, o->row.group_id, name ? name : "",
+                                         m, g->members_count, a, g->admins_count));
             free(name);
             vc_store_free_names(old, n);
         }
@@ -327,8 +335,8 @@ static void a_send_request(void *ctx)
     snprintf(o->row.state, sizeof o->row.state, "SENDING");
     VC_IGNORE(vc_store_outbox_update(o->c->store, &o->row));
     err = do_send(o->c, o->row.recipient, o->row.message_id,
-                  o->row.has_group ? o->row.group_id : NULL, false, o->rec, o->n_rec, o->self,
-                  o->n_self, o->deadline, &resp);
+                  o->row.has_group ? o->row.group_id : NULL, false, o->rec, o->n_rec,
+                  o->self, o->n_self, o->deadline, &resp);
     free_envelopes(o);
     o->err = err;
     if (err == VT_OK) {
@@ -343,7 +351,8 @@ static void a_send_request(void *ctx)
     } else {
         if (resp && resp->kind.response.has_error)
             o->retry_after_ms = resp->kind.response.error.retry_after_ms;
-        if ((err == VT_ERR_PERMISSION_DENIED || err == VT_ERR_NOT_FOUND) && o->row.has_group)
+        if ((err == VT_ERR_PERMISSION_DENIED || err == VT_ERR_NOT_FOUND) &&
+            o->row.has_group)
             o->quiet = !still_member(o); /* DELIV-111 */
         if (err == VT_ERR_NOT_FOUND) /* the account went: a new one may take its name */
             vc_devices_unlist(o->c, o->row.recipient);
@@ -401,8 +410,14 @@ static void a_mark_read(void *ctx)
     status(o, VT_MSG_READ, VT_OK);
 }
 
-static void a_note_retry(void *ctx) { ((octx *)ctx)->row.stale_retried = true; }
-static void a_reset_retry(void *ctx) { ((octx *)ctx)->row.stale_retried = false; }
+static void a_note_retry(void *ctx)
+{
+    ((octx *)ctx)->row.stale_retried = true;
+}
+static void a_reset_retry(void *ctx)
+{
+    ((octx *)ctx)->row.stale_retried = false;
+}
 
 static void a_fix_device_lists(void *ctx)
 {
@@ -485,7 +500,8 @@ static bool step(octx *o, vt_outgoing_message_state *st, int ev)
     o->next = NO_EVENT;
     if (!vt_outgoing_message_step(&out_ops, o, st, (vt_outgoing_message_event)ev))
         return false;
-    snprintf(o->row.state, sizeof o->row.state, "%s", vt_outgoing_message_state_name(*st));
+    snprintf(o->row.state, sizeof o->row.state, "%s",
+             vt_outgoing_message_state_name(*st));
     return true;
 }
 
@@ -536,7 +552,8 @@ static int after_answer(octx *o, vt_outgoing_message_state *st, int ev)
     if (ev == NO_EVENT && o->deferred != NO_EVENT) {
         int d = o->deferred;
         o->deferred = NO_EVENT;
-        if (*st == VT_OUTGOING_MESSAGE_HELD && !dest_changed(o->c, &o->row) && step(o, st, d)) {
+        if (*st == VT_OUTGOING_MESSAGE_HELD && !dest_changed(o->c, &o->row) &&
+            step(o, st, d)) {
             if (d == VT_OUTGOING_MESSAGE_EV_USER_ACCEPTED_KEY)
                 released(o);
             ev = o->next;
@@ -672,7 +689,8 @@ vt_err vc_outbox_work(vt_client *c, uint64_t deadline_ms)
         c->sending = NULL;
         if (!o->removed) {
             skip = true;
-            if (o->row.next_attempt_ms > now && (next == 0 || o->row.next_attempt_ms < next))
+            if (o->row.next_attempt_ms > now &&
+                (next == 0 || o->row.next_attempt_ms < next))
                 next = o->row.next_attempt_ms;
         }
         if (skip && n_blocked < 64)
@@ -687,7 +705,8 @@ vt_err vc_outbox_work(vt_client *c, uint64_t deadline_ms)
 void vc_outbox_receipt(vt_client *c, const uint8_t mid[16], bool read)
 {
     octx *o = new_octx(c, 0);
-    int ev = read ? VT_OUTGOING_MESSAGE_EV_RECEIPT_READ : VT_OUTGOING_MESSAGE_EV_RECEIPT_DELIVERED;
+    int ev = read ? VT_OUTGOING_MESSAGE_EV_RECEIPT_READ
+                  : VT_OUTGOING_MESSAGE_EV_RECEIPT_DELIVERED;
     vc_history_row h;
 
     if (o == NULL)
@@ -697,7 +716,8 @@ void vc_outbox_receipt(vt_client *c, const uint8_t mid[16], bool read)
         c->sending->receipt = ev; /* after its request's answer */
     } else if (vc_store_outbox_get(c->store, mid, &o->row) == VT_OK) {
         (void)run(o, ev); /* SM-300: a receipt proves it was stored */
-    } else if (vc_store_get_history(c->store, c->username, mid, &h) == VT_OK && h.outgoing) {
+    } else if (vc_store_get_history(c->store, c->username, mid, &h) == VT_OK &&
+               h.outgoing) {
         vt_outgoing_message_state st = state_of(h.status);
         memcpy(o->row.message_id, mid, 16);
         o->row.content = (uint8_t *)"\x0a";
@@ -720,7 +740,8 @@ void vc_outbox_release_held(vt_client *c, const char *username)
         octx *o = new_octx(c, 0);
         if (o == NULL)
             break;
-        if (!is_sending(c, m.ids[i]) && vc_store_outbox_get(c->store, m.ids[i], &o->row) == VT_OK &&
+        if (!is_sending(c, m.ids[i]) &&
+            vc_store_outbox_get(c->store, m.ids[i], &o->row) == VT_OK &&
             state_of(o->row.state) == VT_OUTGOING_MESSAGE_HELD &&
             affects(c, &o->row, username) && !dest_changed(c, &o->row) &&
             run(o, VT_OUTGOING_MESSAGE_EV_USER_ACCEPTED_KEY))

@@ -71,14 +71,14 @@ typedef struct sctx {
     vt_client *c;
     const char *user;
     uint32_t dev;
-    vt_ratchet *cur;          /* the current session, loaded */
-    vt_ratchet *losing;       /* the losing session, when a message matched it */
-    vt_ratchet *cand;         /* a new or scratch session to commit */
+    vt_ratchet *cur;    /* the current session, loaded */
+    vt_ratchet *losing; /* the losing session, when a message matched it */
+    vt_ratchet *cand;   /* a new or scratch session to commit */
     const vt_bundle *bundle;
-    const uint8_t *seen_ik;   /* the identity key a bundle/list/PrekeyMessage names */
+    const uint8_t *seen_ik; /* the identity key a bundle/list/PrekeyMessage names */
     bool has_commit;
     vt_x3dh_commit commit;
-    const uint8_t *pt;        /* SEND: the plaintext */
+    const uint8_t *pt; /* SEND: the plaintext */
     size_t pt_len;
     vc_envelope *env;
     bool delivered;
@@ -149,8 +149,8 @@ static void a_x3dh_initiate(void *ctx)
 static void a_report_invalid_bundle(void *ctx)
 {
     sctx *s = ctx;
-    vc_notice(s->c, "the prekey bundle of %s/%u does not verify; not sending to it", s->user,
-              s->dev);
+    vc_notice(s->c, "the prekey bundle of %s/%u does not verify; not sending to it",
+              s->user, s->dev);
     if (s->err == VT_OK)
         s->err = VT_ERR_BAD_SIGNATURE;
 }
@@ -165,8 +165,8 @@ static vt_err apply_commit(sctx *s)
         err = vc_store_delete_prekey(s->c->store, VC_PREKEY_ONE_TIME,
                                      s->commit.consumed_one_time_id);
     if (err == VT_OK) /* CRYPTO-76 */
-        err = vc_store_add_base_key(s->c->store, s->commit.base_key, s->commit.signed_prekey_id,
-                                    vc_now_s());
+        err = vc_store_add_base_key(s->c->store, s->commit.base_key,
+                                    s->commit.signed_prekey_id, vc_now_s());
     if (err == VT_OK)
         err = record_identity(s, s->commit.identity_key);
     return err;
@@ -230,8 +230,10 @@ static void a_record_pending_identity(void *ctx)
 static void a_notify_identity_changed(void *ctx)
 {
     sctx *s = ctx;
-    vc_notice(s->c, "the identity key of %s device %u changed; messages to %s are held until "
-                    "you accept it", s->user, s->dev, s->user);
+    vc_notice(s->c,
+              "the identity key of %s device %u changed; messages to %s are held until "
+              "you accept it",
+              s->user, s->dev, s->user);
     vc_outbox_identity_changed(s->c, s->user); /* SM-303 */
     if (s->c->cb.identity_changed)
         s->c->cb.identity_changed(s->c->ud, s->user, s->dev);
@@ -280,8 +282,14 @@ static void encrypt_with(sctx *s, bool prekey)
     s->env->len = len;
 }
 
-static void a_encrypt_prekey_message(void *ctx) { encrypt_with(ctx, true); }
-static void a_encrypt_message(void *ctx) { encrypt_with(ctx, false); }
+static void a_encrypt_prekey_message(void *ctx)
+{
+    encrypt_with(ctx, true);
+}
+static void a_encrypt_message(void *ctx)
+{
+    encrypt_with(ctx, false);
+}
 
 static void a_discard_session(void *ctx)
 {
@@ -344,9 +352,11 @@ static vt_session_state derive(sctx *s)
     if (vc_store_get_device(s->c->store, s->user, s->dev, &row) == VT_OK &&
         row.trust == VC_TRUST_CHANGED)
         return VT_SESSION_UNTRUSTED;
-    if (s->cur == NULL && load(s->c, s->user, s->dev, VC_SESSION_CURRENT, &s->cur) != VT_OK)
+    if (s->cur == NULL &&
+        load(s->c, s->user, s->dev, VC_SESSION_CURRENT, &s->cur) != VT_OK)
         return VT_SESSION_NONE;
-    if (vt_ratchet_get_role(s->cur) == VT_RATCHET_INITIATOR && !vt_ratchet_confirmed(s->cur))
+    if (vt_ratchet_get_role(s->cur) == VT_RATCHET_INITIATOR &&
+        !vt_ratchet_confirmed(s->cur))
         return VT_SESSION_INITIATED;
     return VT_SESSION_ESTABLISHED;
 }
@@ -392,7 +402,8 @@ void vc_drop_device(vt_client *c, const char *username, uint32_t device)
 }
 
 /* A key seen for (username, device): TOFU, or IDENTITY_CHANGED. */
-static vt_err check_key(vt_client *c, const char *username, uint32_t dev, const uint8_t ik[32])
+static vt_err check_key(vt_client *c, const char *username, uint32_t dev,
+                        const uint8_t ik[32])
 {
     vc_device_row row;
     vt_err err = vc_store_get_device(c->store, username, dev, &row);
@@ -524,7 +535,8 @@ void vc_devices_unlist(vt_client *c, const char *username)
     for (size_t i = 0; i < c->n_listed; i++) {
         if (strcmp(c->listed[i], username) != 0)
             continue;
-        memmove(c->listed[i], c->listed[i + 1], (c->n_listed - i - 1) * sizeof c->listed[0]);
+        memmove(c->listed[i], c->listed[i + 1],
+                (c->n_listed - i - 1) * sizeof c->listed[0]);
         c->n_listed--;
         return;
     }
@@ -567,8 +579,8 @@ vt_err vc_sessions_prepare(vt_client *c, const char *username, const uint32_t *o
         return VT_OK;
     memset(&req, 0, sizeof req);
     req.which_body = ventra_v1_Request_fetch_bundles_tag;
-    snprintf(req.body.fetch_bundles.username, sizeof req.body.fetch_bundles.username, "%s",
-             username);
+    snprintf(req.body.fetch_bundles.username, sizeof req.body.fetch_bundles.username,
+             "%s", username);
     memcpy(req.body.fetch_bundles.device_ids, need, k * sizeof need[0]);
     req.body.fetch_bundles.device_ids_count = (pb_size_t)k;
     err = vc_rpc_call(c, &req, &resp, deadline_ms);
@@ -581,7 +593,8 @@ vt_err vc_sessions_prepare(vt_client *c, const char *username, const uint32_t *o
     if (err != VT_OK)
         goto out;
     {
-        const ventra_v1_FetchBundlesResponse *fb = &resp->kind.response.body.fetch_bundles;
+        const ventra_v1_FetchBundlesResponse *fb =
+            &resp->kind.response.body.fetch_bundles;
         for (size_t i = 0; i < fb->bundles_count && err == VT_OK; i++) {
             const ventra_v1_PrekeyBundle *pb = &fb->bundles[i];
             vt_bundle b;
@@ -598,7 +611,8 @@ vt_err vc_sessions_prepare(vt_client *c, const char *username, const uint32_t *o
             s.bundle = &b;
             /* CRYPTO-45: the form, which fixed arrays cannot carry */
             if (!asked || pb->identity_key.size != 32 || !pb->has_signed_prekey ||
-                pb->signed_prekey.public_key.size != 32 || pb->signed_prekey.signature.size != 64 ||
+                pb->signed_prekey.public_key.size != 32 ||
+                pb->signed_prekey.signature.size != 64 ||
                 (pb->has_one_time_prekey && pb->one_time_prekey.public_key.size != 32) ||
                 (pb->has_last_resort_prekey &&
                  (pb->last_resort_prekey.public_key.size != 32 ||
@@ -627,7 +641,8 @@ vt_err vc_sessions_prepare(vt_client *c, const char *username, const uint32_t *o
             if (vt_bundle_verify(&b) != VT_OK) {
                 (void)fire(&s, VT_SESSION_EV_BUNDLE_INVALID);
                 err = VT_ERR_BAD_SIGNATURE;
-            } else if ((err = check_key(c, username, pb->device_id, b.identity_key)) == VT_OK) {
+            } else if ((err = check_key(c, username, pb->device_id, b.identity_key)) ==
+                       VT_OK) {
                 (void)fire(&s, VT_SESSION_EV_FETCH_BUNDLE_OK);
                 err = s.err;
             }
@@ -702,8 +717,8 @@ static bool k_base_used(void *ctx, const uint8_t base_key[32])
 }
 
 /* Decrypts |msg| with a copy of |r| into *out_scratch. */
-static vt_err scratch_decrypt(const vt_ratchet *r, const uint8_t *msg, size_t len, uint8_t *pt,
-                              size_t cap, size_t *pt_len, vt_ratchet **out)
+static vt_err scratch_decrypt(const vt_ratchet *r, const uint8_t *msg, size_t len,
+                              uint8_t *pt, size_t cap, size_t *pt_len, vt_ratchet **out)
 {
     vt_ratchet *x = NULL;
     vt_err err = vt_ratchet_clone(&x, r);
@@ -739,7 +754,8 @@ vt_err vc_session_decrypt(vt_client *c, const char *sender, uint32_t device, int
         } else if (s.cur == NULL) {
             err = VT_ERR_STATE; /* CRYPTO-121 */
             (void)fire(&s, VT_SESSION_EV_DECRYPT_FAILED);
-        } else if ((err = scratch_decrypt(s.cur, ct, ct_len, pt, cap, pt_len, &s.cand)) != VT_OK) {
+        } else if ((err = scratch_decrypt(s.cur, ct, ct_len, pt, cap, pt_len, &s.cand)) !=
+                   VT_OK) {
             (void)fire(&s, VT_SESSION_EV_DECRYPT_FAILED);
         } else {
             (void)fire(&s, VT_SESSION_EV_RECEIVE_MESSAGE);
@@ -779,7 +795,8 @@ vt_err vc_session_decrypt(vt_client *c, const char *sender, uint32_t device, int
         /* step 5, CRYPTO-122: the session we hold with this base key */
         if (s.cur && vt_ratchet_get_role(s.cur) == VT_RATCHET_RESPONDER &&
             vt_equal(vt_ratchet_base_key(s.cur), pm.base_key, 32)) {
-            err = scratch_decrypt(s.cur, pm.message, pm.message_len, pt, cap, pt_len, &s.cand);
+            err = scratch_decrypt(s.cur, pm.message, pm.message_len, pt, cap, pt_len,
+                                  &s.cand);
             if (err != VT_OK) {
                 (void)fire(&s, VT_SESSION_EV_DECRYPT_FAILED);
                 goto out;
@@ -792,7 +809,8 @@ vt_err vc_session_decrypt(vt_client *c, const char *sender, uint32_t device, int
             vt_equal(vt_ratchet_base_key(losing), pm.base_key, 32)) {
             /* step 5 with the losing session: losing_base_key (SM-202) */
             s.losing = losing;
-            err = scratch_decrypt(losing, pm.message, pm.message_len, pt, cap, pt_len, &s.cand);
+            err = scratch_decrypt(losing, pm.message, pm.message_len, pt, cap, pt_len,
+                                  &s.cand);
             if (err != VT_OK) {
                 (void)fire(&s, VT_SESSION_EV_DECRYPT_FAILED);
                 goto out;
@@ -804,9 +822,10 @@ vt_err vc_session_decrypt(vt_client *c, const char *sender, uint32_t device, int
         vt_ratchet_free(losing);
         /* steps 6 to 9 */
         {
-            vt_x3dh_keys keys = {c, c->id, k_signed, k_one_time, k_last_resort, k_base_used};
-            err = vt_x3dh_respond(&s.cand, &s.commit, pt, cap, pt_len, &pm, &keys, vc_now_s(),
-                                  NULL);
+            vt_x3dh_keys keys = {c,          c->id,         k_signed,
+                                 k_one_time, k_last_resort, k_base_used};
+            err = vt_x3dh_respond(&s.cand, &s.commit, pt, cap, pt_len, &pm, &keys,
+                                  vc_now_s(), NULL);
         }
         if (err != VT_OK) {
             (void)fire(&s, VT_SESSION_EV_DECRYPT_FAILED);

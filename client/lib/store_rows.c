@@ -524,7 +524,8 @@ bool vc_store_has_session(vc_store *s, const char *username, uint32_t device_id,
     if (!name_ok(username, MAX_NAME) || !slot_ok(slot) ||
         vcs_acquire(s, VCS_SESSION_HAS, &st) != VT_OK)
         return true;
-    if (bind_text(st, 1, username) == SQLITE_OK && bind_u64(st, 2, device_id) == SQLITE_OK &&
+    if (bind_text(st, 1, username) == SQLITE_OK &&
+        bind_u64(st, 2, device_id) == SQLITE_OK &&
         sqlite3_bind_int(st, 3, (int)slot) == SQLITE_OK)
         has = step_row(st) != VT_ERR_NOT_FOUND;
     vcs_release(s, VCS_SESSION_HAS, st);

@@ -77,7 +77,8 @@ static void on_identity(void *ud, const char *u, uint32_t d)
     t->identity_changed++;
 }
 
-static void on_receipt(void *ud, const char *from, uint32_t dev, const uint8_t *mid, bool read)
+static void on_receipt(void *ud, const char *from, uint32_t dev, const uint8_t *mid,
+                       bool read)
 {
     tc *t = ud;
     (void)from;
@@ -155,12 +156,30 @@ static void new_user(tc *t, const char *dirname, const char *user)
     assert_int_equal(vt_client_register(t->c, user, T_MS), VT_OK);
 }
 
-static bool is_live(void *ud) { return vt_client_get_state(((tc *)ud)->c) == VT_CLIENT_LIVE; }
-static bool is_idle(void *ud) { return is_live(ud) && vt_client_idle(((tc *)ud)->c); }
-static bool got_one(void *ud) { return ((tc *)ud)->messages >= 1; }
-static bool got_three(void *ud) { return ((tc *)ud)->messages >= 3; }
-static bool status_delivered(void *ud) { return ((tc *)ud)->last_status == VT_MSG_DELIVERED; }
-static bool status_held(void *ud) { return ((tc *)ud)->last_status == VT_MSG_HELD; }
+static bool is_live(void *ud)
+{
+    return vt_client_get_state(((tc *)ud)->c) == VT_CLIENT_LIVE;
+}
+static bool is_idle(void *ud)
+{
+    return is_live(ud) && vt_client_idle(((tc *)ud)->c);
+}
+static bool got_one(void *ud)
+{
+    return ((tc *)ud)->messages >= 1;
+}
+static bool got_three(void *ud)
+{
+    return ((tc *)ud)->messages >= 3;
+}
+static bool status_delivered(void *ud)
+{
+    return ((tc *)ud)->last_status == VT_MSG_DELIVERED;
+}
+static bool status_held(void *ud)
+{
+    return ((tc *)ud)->last_status == VT_MSG_HELD;
+}
 
 static void live(tc *t)
 {
@@ -287,7 +306,8 @@ static void test_linked_device_sync(void **state)
     memset(&a2, 0, sizeof a2);
     open_tc(&a2, "a3b");
     assert_int_equal(vt_client_link_begin(a2.c, code, sizeof code), VT_OK);
-    assert_int_equal(vt_client_link_approve(a1.c, code, reply, sizeof reply, T_MS), VT_OK);
+    assert_int_equal(vt_client_link_approve(a1.c, code, reply, sizeof reply, T_MS),
+                     VT_OK);
     assert_string_equal(reply, "alice3/2");
     assert_int_equal(vt_client_link_finish(a2.c, reply, T_MS), VT_OK);
     assert_int_equal(vt_client_device_id(a2.c), 2);
@@ -372,7 +392,8 @@ static void test_group_of_three(void **state)
     new_user(&a, "a5", "alice5");
     new_user(&b, "b5", "bob5");
     new_user(&c, "c5", "carol5");
-    assert_int_equal(vt_client_group_create(a.c, "friends", members, 2, gid, T_MS), VT_OK);
+    assert_int_equal(vt_client_group_create(a.c, "friends", members, 2, gid, T_MS),
+                     VT_OK);
     assert_int_equal(vt_client_send_group_text(a.c, gid, "hello group", NULL), VT_OK);
     pump(&a, &b, is_idle, &a);
     pump(&b, &c, got_one, &b);
@@ -389,14 +410,38 @@ static void test_group_of_three(void **state)
     close_tc(&c);
 }
 
-static bool status_sent(void *ud) { return ((tc *)ud)->last_status == VT_MSG_SENT; }
-static bool status_failed(void *ud) { return ((tc *)ud)->last_status == VT_MSG_FAILED; }
-static bool status_read(void *ud) { return ((tc *)ud)->last_status == VT_MSG_READ; }
-static bool got_two(void *ud) { return ((tc *)ud)->messages >= 2; }
-static bool got_typing(void *ud) { return ((tc *)ud)->typing >= 1; }
-static bool got_changed(void *ud) { return ((tc *)ud)->identity_changed >= 1; }
-static bool got_undecryptable(void *ud) { return ((tc *)ud)->undecryptable >= 1; }
-static bool is_closed(void *ud) { return vt_client_get_state(((tc *)ud)->c) == VT_CLIENT_CLOSED; }
+static bool status_sent(void *ud)
+{
+    return ((tc *)ud)->last_status == VT_MSG_SENT;
+}
+static bool status_failed(void *ud)
+{
+    return ((tc *)ud)->last_status == VT_MSG_FAILED;
+}
+static bool status_read(void *ud)
+{
+    return ((tc *)ud)->last_status == VT_MSG_READ;
+}
+static bool got_two(void *ud)
+{
+    return ((tc *)ud)->messages >= 2;
+}
+static bool got_typing(void *ud)
+{
+    return ((tc *)ud)->typing >= 1;
+}
+static bool got_changed(void *ud)
+{
+    return ((tc *)ud)->identity_changed >= 1;
+}
+static bool got_undecryptable(void *ud)
+{
+    return ((tc *)ud)->undecryptable >= 1;
+}
+static bool is_closed(void *ud)
+{
+    return vt_client_get_state(((tc *)ud)->c) == VT_CLIENT_CLOSED;
+}
 
 /* Every guard and action of the three machines has a hook. */
 static void test_ops_complete(void **state)
@@ -414,7 +459,8 @@ static void link_second(tc *first, tc *second, const char *dirname)
     memset(second, 0, sizeof *second);
     open_tc(second, dirname);
     assert_int_equal(vt_client_link_begin(second->c, code, sizeof code), VT_OK);
-    assert_int_equal(vt_client_link_approve(first->c, code, reply, sizeof reply, T_MS), VT_OK);
+    assert_int_equal(vt_client_link_approve(first->c, code, reply, sizeof reply, T_MS),
+                     VT_OK);
     assert_int_equal(vt_client_link_finish(second->c, reply, T_MS), VT_OK);
     live(second);
 }
@@ -489,8 +535,8 @@ static void test_server_key_pinned(void **state)
         copy_file(path, to);
     }
     snprintf(path, sizeof path, "%s/ventra.db", x.dir);
-    assert_int_equal(vc_store_open(&st, path, "test passphrase", strlen("test passphrase")),
-                     VT_OK);
+    assert_int_equal(
+        vc_store_open(&st, path, "test passphrase", strlen("test passphrase")), VT_OK);
     memset(other, 0x42, sizeof other);
     assert_int_equal(vc_store_set(st, "server_key", other, sizeof other), VT_OK);
     vc_store_close(st);
@@ -569,11 +615,12 @@ static void test_remove_device(void **state)
     close_tc(&a2);
 
     snprintf(path, sizeof path, "%s/ventra.db", a2.dir);
-    assert_int_equal(vc_store_open(&st, path, "test passphrase", strlen("test passphrase")),
-                     VT_OK);
+    assert_int_equal(
+        vc_store_open(&st, path, "test passphrase", strlen("test passphrase")), VT_OK);
     assert_int_equal(vc_store_get_identity(st, seed), VT_ERR_NOT_FOUND);
     assert_int_equal(vc_store_get(st, "token", tok, sizeof tok, &len), VT_ERR_NOT_FOUND);
-    assert_int_equal(vc_store_get(st, "device_id", tok, sizeof tok, &len), VT_ERR_NOT_FOUND);
+    assert_int_equal(vc_store_get(st, "device_id", tok, sizeof tok, &len),
+                     VT_ERR_NOT_FOUND);
     assert_false(vc_store_has_session(st, "alice9", 1, VC_SESSION_CURRENT));
     vc_store_close(st);
     open_tc(&a2, "a9b");

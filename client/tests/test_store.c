@@ -1053,8 +1053,10 @@ static void test_get_history(void **state)
     mid[15] = 2;
     assert_int_equal(vc_store_get_history(f->s, "alice", mid, &got), VT_ERR_NOT_FOUND);
     assert_int_equal(got.rowid, (int64_t)0x5a5a5a5a5a5a5a5a);
-    assert_int_equal(vc_store_get_history(f->s, NULL, mid, &got), VT_ERR_INVALID_ARGUMENT);
-    assert_int_equal(vc_store_get_history(f->s, "alice", NULL, &got), VT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vc_store_get_history(f->s, NULL, mid, &got),
+                     VT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vc_store_get_history(f->s, "alice", NULL, &got),
+                     VT_ERR_INVALID_ARGUMENT);
 }
 
 /* CRYPTO-24/76: deleting one signed prekey takes its base keys along. */
@@ -1084,16 +1086,26 @@ static void test_base_keys_follow_prekey(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_settings),         T(test_identity),
-        T(test_prekeys),          T(test_prekey_expiry),
-        T(test_base_keys),        T(test_sessions),
-        T(test_devices),          T(test_history),
-        T(test_processed),        T(test_outbox),
-        T(test_groups),           T(test_transactions),
-        T(test_wrong_passphrase), T(test_not_a_store),
-        T(test_file_mode),        T(test_encrypted_at_rest),
-        T(test_migrations),       T(test_delete_identity),
-        T(test_has_session),      T(test_get_history),
+        T(test_settings),
+        T(test_identity),
+        T(test_prekeys),
+        T(test_prekey_expiry),
+        T(test_base_keys),
+        T(test_sessions),
+        T(test_devices),
+        T(test_history),
+        T(test_processed),
+        T(test_outbox),
+        T(test_groups),
+        T(test_transactions),
+        T(test_wrong_passphrase),
+        T(test_not_a_store),
+        T(test_file_mode),
+        T(test_encrypted_at_rest),
+        T(test_migrations),
+        T(test_delete_identity),
+        T(test_has_session),
+        T(test_get_history),
         T(test_base_keys_follow_prekey),
     };
 
