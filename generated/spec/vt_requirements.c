@@ -5,21 +5,16 @@
 #include <string.h>
 
 const vt_requirement vt_requirements[] = {
-    {"SPEC-1", VT_REQ_MUST, "spec/README.md", 61u,
-     "An implementation that claims conformance to Ventra v1 MUST satisfy every "
-     "MUST requirement of this specification; it SHOULD satisfy every SHOULD "
-     "requirement, and where it does not, it MUST document which ones it does "
-     "not."},
-    {"SPEC-2", VT_REQ_MUST, "spec/README.md", 99u,
+    {"SPEC-2", VT_REQ_MUST, "spec/README.md", 107u,
      "The protocol version is named in the WebSocket subprotocol (`ventra.v1`). "
      "Within v1, a change MUST be backward compatible: fields, RPCs, events, "
      "error codes and enum values may be added; none may be removed, renumbered "
      "or change meaning or type."},
-    {"SPEC-3", VT_REQ_MUST, "spec/README.md", 104u,
+    {"SPEC-3", VT_REQ_MUST, "spec/README.md", 112u,
      "A receiver MUST ignore protobuf fields it does not know. A receiver that "
      "gets an enum value it does not know MUST treat it as the enum's `UNSPECIFIED` "
      "value (for error codes: as `ERROR_INTERNAL`)."},
-    {"SPEC-4", VT_REQ_MUST, "spec/README.md", 108u,
+    {"SPEC-4", VT_REQ_MUST, "spec/README.md", 116u,
      "A change that cannot be made compatibly MUST get a new protocol version "
      "(`ventra.v2`), a new schema package (`ventra.v2`) and a new spec folder; "
      "a server MAY offer several versions through WebSocket subprotocol negotiation."},
@@ -1614,7 +1609,7 @@ const vt_requirement vt_requirements[] = {
     {NULL, VT_REQ_MUST, NULL, 0u, NULL}, /* end marker, not counted */
 };
 
-const size_t vt_requirement_count = 317;
+const size_t vt_requirement_count = 316;
 
 const vt_requirement *vt_requirement_find(const char *id) {
   if (id == NULL)
