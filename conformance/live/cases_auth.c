@@ -1591,6 +1591,30 @@ static void auth_rate_limited(vcl_ctx *ctx)
     }
 }
 
+/* ---- AUTH-102 ------------------------------------------------------------ */
+
+/* A server with registration closed answers every Register, even a
+ * well-formed and correctly signed one, PERMISSION_DENIED; the connection
+ * stays unauthenticated and is still served. */
+static void registration_closed(vcl_ctx *ctx)
+{
+    vtc_client *c = vcl_client(ctx);
+    vt_identity *id = identity(ctx);
+    uint8_t key[32], nonce[32];
+    char user[33];
+
+    vtc_username(user, "closed");
+    server_key(ctx, c, key);
+    vcl_step(ctx, "a correct Register");
+    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx,
+                   register_code(c, id, key, nonce, user, user, vt_identity_public(id)),
+                   VT_ERR_PERMISSION_DENIED, "Register");
+    vcl_step(ctx, "the connection is still unauthenticated and served");
+    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
+    expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
+}
+
 VCL_CASES(
     auth,
     {"auth/register-ok", "WIRE-130 AUTH-22 AUTH-50", VCL_MUST, 0,
@@ -1674,4 +1698,8 @@ VCL_CASES(
     {"auth/rate-limited-keeps-challenge", "AUTH-100", VCL_SHOULD, VCL_NEEDS_LIMITS,
      "authentication RPCs over a limit are RATE_LIMITED with retry_after_ms, the "
      "challenge kept",
-     auth_rate_limited});
+     auth_rate_limited},
+    {"auth/registration-closed", "AUTH-102", VCL_MUST, VCL_NEEDS_CLOSED_REGISTRATION,
+     "with registration closed every Register is PERMISSION_DENIED; the server still "
+     "serves",
+     registration_closed});

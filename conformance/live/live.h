@@ -22,8 +22,12 @@ enum {
     VCL_NEEDS_SERVER_KEY = 2u, /* needs --server-key-file (the 32-byte seed as 64 hex
                                   digits) to mint tokens */
     VCL_NEEDS_LIMITS =
-        4u,       /* needs a server with its rate limits on: runs only with --limits */
-    VCL_SLOW = 8u /* waits on a spec timer (AUTH_TIMEOUT_S, ...): runs only with --slow */
+        4u, /* needs a server with its rate limits on: runs only with --limits */
+    VCL_SLOW =
+        8u, /* waits on a spec timer (AUTH_TIMEOUT_S, ...): runs only with --slow */
+    VCL_NEEDS_CLOSED_REGISTRATION =
+        16u /* needs a server whose registration is closed (AUTH-102): runs only with
+               --registration-closed, which runs nothing else */
 };
 
 typedef struct vcl_ctx vcl_ctx;

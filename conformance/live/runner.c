@@ -37,7 +37,7 @@ typedef struct options {
     const char *url, *junit, *json, *xfail_file, *crash_cmd, *key_file, *ca;
     const char *prefixes[MAX_PREFIXES];
     size_t nprefix;
-    bool list, strict, limits, slow, insecure;
+    bool list, strict, limits, slow, insecure, closed;
     char host[256];
     int port;
     bool tls;
@@ -85,6 +85,8 @@ static const char usage[] =
     "  --strict                 run the SHOULD cases too\n"
     "  --limits                 run the cases that need the server's rate limits on\n"
     "  --slow                   run the cases that wait on a spec timer\n"
+    "  --registration-closed    the server refuses Register: run only the cases\n"
+    "                           that need that (AUTH-102)\n"
     "  --crash-cmd CMD          a shell command that kills the server with SIGKILL\n"
     "                           and starts it again at the same URL\n"
     "  --server-key-file FILE   the server's key (64 hex digits of its seed)\n"
@@ -415,6 +417,11 @@ static const char *skip_reason(const options *o, const vcl_case *c)
         return "needs a server with its rate limits on: runs with --limits";
     if ((c->needs & VCL_SLOW) && !o->slow)
         return "waits on a spec timer: runs with --slow";
+    if ((c->needs & VCL_NEEDS_CLOSED_REGISTRATION) && !o->closed)
+        return "needs a server with registration closed: runs with --registration-closed";
+    if (!(c->needs & VCL_NEEDS_CLOSED_REGISTRATION) && o->closed)
+        return "needs registration open (--registration-closed runs only the cases of a "
+               "closed server)";
     return NULL;
 }
 
@@ -731,6 +738,8 @@ static int parse_args(options *o, int argc, char **argv)
             o->limits = true;
         else if (strcmp(a, "--slow") == 0)
             o->slow = true;
+        else if (strcmp(a, "--registration-closed") == 0)
+            o->closed = true;
         else if (strcmp(a, "--insecure") == 0)
             o->insecure = true;
         else if (strcmp(a, "--url") == 0)

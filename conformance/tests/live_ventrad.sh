@@ -7,7 +7,8 @@
 # stops the server, also on failure.
 #
 #   live_ventrad.sh [--mode server|client] VENTRAD CONFORM LIMITS [ARGS...]
-#     LIMITS  "off" (ventrad --limits off) or "default" (its default limits)
+#     LIMITS  "off" (ventrad --limits off), "default" (its default limits) or
+#             "closed" (limits off and --registration closed)
 #     ARGS    more arguments of ventra-conform MODE (--junit, --case ...)
 #   live_ventrad.sh --crash STATE   (the crash command; STATE is its folder)
 set -u
@@ -63,7 +64,7 @@ if [ "${1:-}" = "--mode" ]; then
     shift 2
 fi
 if [ $# -lt 3 ] || { [ "$mode" != server ] && [ "$mode" != client ]; }; then
-    echo "usage: live_ventrad.sh [--mode server|client] VENTRAD CONFORM off|default [ARGS...]" >&2
+    echo "usage: live_ventrad.sh [--mode server|client] VENTRAD CONFORM off|default|closed [ARGS...]" >&2
     exit 2
 fi
 ventrad=$1 conform=$2 limits=$3
@@ -74,11 +75,16 @@ trap 'exit 1' INT TERM
 mkdir "$state/data"
 : >"$state/log"
 echo "$ventrad" >"$state/ventrad"
-if [ "$limits" = off ]; then echo "--limits off" >"$state/args"; else : >"$state/args"; fi
+case $limits in
+off) echo "--limits off" >"$state/args" ;;
+closed) echo "--limits off --registration closed" >"$state/args" ;;
+*) : >"$state/args" ;;
+esac
 start 0 || exit 1
 port=$(cat "$state/port")
-# Bounded: the whole run may take 4 minutes at the most.
-timeout -k 5 240 "$conform" "$mode" --url "ws://127.0.0.1:$port" \
+# Bounded: the whole run may take 400 s at the most (VENTRA_LIVE_TIMEOUT
+# seconds when set, for the run of the cases that wait on spec timers).
+timeout -k 5 "${VENTRA_LIVE_TIMEOUT:-400}" "$conform" "$mode" --url "ws://127.0.0.1:$port" \
     --crash-cmd "sh '$0' --crash '$state'" \
     --server-key-file "$state/data/server.key" "$@"
 rc=$?
