@@ -1366,8 +1366,57 @@ static void unacked_kept_minutes(vcl_ctx *ctx)
     expect_delivered(ctx, bob, alice, bob->username, mid, "kept|r1", t);
 }
 
+/* ---- DELIV-60 ------------------------------------------------------------ */
+
+/* The code of a Send of one envelope to |to|'s device 1 (ephemeral or not). */
+static int send_code(vtc_device *from, const vtc_device *to, bool ephemeral)
+{
+    vtc_send_opts o = {.ephemeral = ephemeral};
+    uint8_t mid[16];
+
+    vtc_random16(mid);
+    return vtc_take_code(
+        vtc_send_lists(from, to->username, device1, 1, NULL, 0, "full?", mid, &o));
+}
+
+/* A queue of MAX_QUEUE_DEPTH messages refuses the next non-ephemeral send
+ * with QUEUE_FULL (ephemeral sends are not stored and still go), and one
+ * ack makes room for exactly one more. Fills the queue with 32 sends in
+ * flight: about 100,000 requests. */
+static void queue_full(vcl_ctx *ctx)
+{
+    vtc_device *alice = vcl_account(ctx, "filler");
+    vtc_device *bob = vcl_account(ctx, "sink");
+    uint8_t(*mids)[16] = alloc(ctx, (size_t)VT_MAX_QUEUE_DEPTH * sizeof *mids);
+    Ventra__V1__Event *e;
+    uint64_t seq;
+
+    vtc_disconnect(bob);
+    vcl_step(ctx, "fill bob's queue with MAX_QUEUE_DEPTH = %u messages",
+             (unsigned)VT_MAX_QUEUE_DEPTH);
+    send_many(ctx, alice, bob->username, device1, 1, NULL, 0, VT_MAX_QUEUE_DEPTH, mids,
+              NULL, VT_MAX_INFLIGHT_REQUESTS);
+    vcl_step(ctx, "one more send");
+    VCL_CODE(ctx, send_code(alice, bob, false), VT_ERR_QUEUE_FULL);
+    vcl_step(ctx, "an ephemeral send is not stored, so it is accepted");
+    VCL_CODE(ctx, send_code(alice, bob, true), 0);
+    vcl_step(ctx, "bob acks one message");
+    VCL_CODE(ctx, vtc_login(bob, vcl_port(ctx)), 0);
+    e = hold(ctx, next_message(bob, 10000));
+    VCL_CHECK(ctx, e != NULL, "no MessageEvent came to bob");
+    seq = e->message->seq;
+    VCL_CHECK(ctx, vtc_ack(bob, &seq, 1) == 1, "the Ack deleted no message");
+    vcl_step(ctx, "room for exactly one more");
+    VCL_CODE(ctx, send_code(alice, bob, false), 0);
+    VCL_CODE(ctx, send_code(alice, bob, false), VT_ERR_QUEUE_FULL);
+}
+
 VCL_CASES(
     messaging,
+    {"messaging/queue-full", "DELIV-60", VCL_MUST, 0,
+     "a full queue refuses sends with QUEUE_FULL, ephemeral ones excepted, until an ack "
+     "makes room",
+     queue_full},
     {"messaging/send-online-pushed", "DELIV-1 DELIV-10 DELIV-40 DELIV-44", VCL_MUST, 0,
      "a send to an online device is pushed at once, every field as sent",
      send_online_pushed},

@@ -2,6 +2,7 @@
  * handshake and its subprotocol, no extensions, binary-only and fragmented
  * messages, the message size limit, and the plain HTTP endpoints. */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,6 +336,38 @@ static void healthz_and_404(vcl_ctx *ctx)
     }
 }
 
+/* ---- WIRE-8, SEC-24 -------------------------------------------------------- */
+
+/* After an account registered, sent a message and made a group, /metrics
+ * (when the server serves it) names none of them: no username, no message
+ * or group id (hex, either case), no client address. */
+static void metrics_aggregate(vcl_ctx *ctx)
+{
+    vtc_device *a = vcl_account(ctx, "metricsa");
+    vtc_device *b = vcl_account(ctx, "metricsb");
+    char *headers = NULL, *body = NULL, hex[33];
+    uint8_t mid[16];
+    int status;
+
+    vcl_step(ctx, "traffic that names accounts and a message");
+    vtc_random16(mid);
+    vtc_response_free(vtc_send_text(a, b->username, "metrics", mid));
+    vcl_step(ctx, "GET /metrics");
+    status = vtc_http_get(vcl_port(ctx), "/metrics", &headers, &body);
+    vcl_defer(ctx, free, headers);
+    vcl_defer(ctx, free, body);
+    if (status == 404)
+        vcl_skip(ctx, "the server serves no /metrics");
+    VCL_CHECK(ctx, status == 200 && body != NULL, "GET /metrics: status %d", status);
+    VCL_CHECK(ctx, strstr(body, a->username) == NULL && strstr(body, b->username) == NULL,
+              "/metrics names a username");
+    for (size_t i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mid[i]);
+    VCL_CHECK(ctx, strcasestr(body, hex) == NULL, "/metrics holds the message id %s",
+              hex);
+    VCL_CHECK(ctx, strstr(body, "127.0.0.1") == NULL, "/metrics holds a client address");
+}
+
 VCL_CASES(
     transport,
     {"transport/subprotocol-required", "WIRE-1 WIRE-2", VCL_MUST, 0,
@@ -353,4 +386,6 @@ VCL_CASES(
      "MAX_FRAME_SIZE bytes are served, one more closes with 1009 unanswered",
      frame_too_large_1009},
     {"transport/healthz-and-404", "WIRE-7", VCL_MUST, 0,
-     "GET /healthz answers 200 ok text/plain; unknown paths 404", healthz_and_404});
+     "GET /healthz answers 200 ok text/plain; unknown paths 404", healthz_and_404},
+    {"transport/metrics-aggregate", "WIRE-8 SEC-24", VCL_MUST, 0,
+     "/metrics names no account, message or client address", metrics_aggregate});

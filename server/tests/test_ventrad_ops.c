@@ -214,83 +214,6 @@ static void test_pongs_keep_alive(void **state)
     vtc_server_cleanup(&srv);
 }
 
-/* DELIV-60: a queue of MAX_QUEUE_DEPTH messages refuses the next send with
- * ERROR_QUEUE_FULL and stores nothing; an ephemeral send is not refused
- * (check 13 is not made for it); one ack makes room again. */
-static Ventra__V1__Response *send_one(vtc_device *from, const char *to, bool ephemeral,
-                                      uint32_t *id_out)
-{
-    static uint8_t content[1] = {'q'};
-    uint8_t mid[16];
-    Ventra__V1__OutgoingEnvelope env = VENTRA__V1__OUTGOING_ENVELOPE__INIT, *ep = &env;
-    Ventra__V1__SendRequest send = VENTRA__V1__SEND_REQUEST__INIT;
-    Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
-    vtc_random16(mid);
-    env.device_id = 1;
-    env.type = VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_MESSAGE;
-    env.content.data = content;
-    env.content.len = sizeof content;
-    send.message_id.data = mid;
-    send.message_id.len = sizeof mid;
-    send.recipient = (char *)to;
-    send.to_recipient = &ep;
-    send.n_to_recipient = 1;
-    send.ephemeral = ephemeral;
-    req.body_case = VENTRA__V1__REQUEST__BODY_SEND;
-    req.send = &send;
-    if (id_out) { /* pipelined: the caller waits */
-        *id_out = vtc_send_request(from->c, &req);
-        return NULL;
-    }
-    return vtc_call(from->c, &req);
-}
-
-static void test_queue_full(void **state)
-{
-    (void)state;
-    vtc_server srv;
-    vtc_server_start(&srv, NULL);
-    char a[33], b[33];
-    vtc_username(a, "filler");
-    vtc_username(b, "sink");
-    vtc_device *alice = vtc_register(srv.port, a);
-    vtc_device *bob = vtc_register(srv.port, b);
-    vtc_disconnect(bob);
-    /* fill bob's queue, 32 requests in flight (MAX_INFLIGHT_REQUESTS) */
-    uint32_t ids[32];
-    size_t sent = 0, done = 0;
-    while (done < VT_MAX_QUEUE_DEPTH) {
-        while (sent < VT_MAX_QUEUE_DEPTH && sent - done < 32)
-            (void)send_one(alice, b, false, &ids[sent++ % 32]);
-        Ventra__V1__Response *r = vtc_wait_response(alice->c, ids[done % 32], 10000);
-        assert_int_equal(vtc_error_code(r), 0);
-        vtc_response_free(r);
-        done++;
-    }
-    Ventra__V1__Response *r = send_one(alice, b, false, NULL);
-    assert_int_equal(vtc_error_code(r), VT_ERR_QUEUE_FULL);
-    vtc_response_free(r);
-    r = send_one(alice, b, true, NULL);
-    assert_int_equal(vtc_error_code(r), 0);
-    vtc_response_free(r);
-    /* bob takes one message and acks it: there is room for one more */
-    assert_int_equal(vtc_login(bob, srv.port), 0);
-    Ventra__V1__MessageEvent *m = vtc_next_message(bob, 10000);
-    assert_non_null(m);
-    uint64_t seq = m->seq;
-    vtc_message_free(m);
-    assert_int_equal(vtc_ack(bob, &seq, 1), 1);
-    r = send_one(alice, b, false, NULL);
-    assert_int_equal(vtc_error_code(r), 0);
-    vtc_response_free(r);
-    r = send_one(alice, b, false, NULL);
-    assert_int_equal(vtc_error_code(r), VT_ERR_QUEUE_FULL);
-    vtc_response_free(r);
-    vtc_device_free(alice);
-    vtc_device_free(bob);
-    vtc_server_cleanup(&srv);
-}
-
 static int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -378,7 +301,6 @@ int main(void)
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_pongs_keep_alive),
         cmocka_unit_test(test_tls),
-        cmocka_unit_test(test_queue_full),
     };
     return VTC_RUN(tests, NULL, NULL);
 }
