@@ -30,9 +30,80 @@ typedef struct coverage {
     size_t *by_client;  /* by client cases */
     size_t unknown;     /* citations of IDs spec/ does not have */
     size_t files, cases, client_cases;
+    size_t not_run; /* cases the --results runs did not exercise */
 } coverage;
 
 typedef enum { SRC_VECTOR, SRC_LIVE, SRC_CLIENT } source;
+
+/* With --results: the cases a run actually exercised ("server auth/x",
+ * "client messaging/y"), from the JSON results of `ventra-conform server`
+ * and `client` runs; a case counts only when its outcome was PASS or XFAIL
+ * (it ran and its checks were made; SKIP and UNIMPLEMENTED test nothing). */
+typedef struct ran {
+    char **v;
+    size_t n, cap;
+    bool given;
+} ran;
+
+static int ran_add(ran *r, const char *mode, const char *id)
+{
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? 2 * r->cap : 64;
+        char **nv = realloc(r->v, ncap * sizeof *nv);
+        if (nv == NULL)
+            return -1;
+        r->v = nv;
+        r->cap = ncap;
+    }
+    size_t len = strlen(mode) + 1 + strlen(id) + 1;
+    if ((r->v[r->n] = malloc(len)) == NULL)
+        return -1;
+    snprintf(r->v[r->n++], len, "%s %s", mode, id);
+    return 0;
+}
+
+static bool ran_has(const ran *r, const char *mode, const char *id)
+{
+    size_t ml = strlen(mode);
+    for (size_t i = 0; i < r->n; i++)
+        if (strncmp(r->v[i], mode, ml) == 0 && r->v[i][ml] == ' ' &&
+            strcmp(r->v[i] + ml + 1, id) == 0)
+            return true;
+    return false;
+}
+
+static int ran_load(ran *r, const char *path)
+{
+    json_error_t error;
+    json_t *root = json_load_file(path, 0, &error), *c;
+    const char *mode = json_string_value(json_object_get(root, "mode"));
+    size_t i;
+    int rc = 0;
+    if (root == NULL || mode == NULL) {
+        fprintf(stderr, "ventra-conform: %s: not the results of a server or client run\n",
+                path);
+        json_decref(root);
+        return -1;
+    }
+    r->given = true;
+    json_array_foreach(json_object_get(root, "cases"), i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *out = json_string_value(json_object_get(c, "outcome"));
+        if (rc == 0 && id != NULL && out != NULL &&
+            (strcmp(out, "PASS") == 0 || strcmp(out, "XFAIL") == 0))
+            rc = ran_add(r, mode, id);
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void ran_free(ran *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i]);
+    free(r->v);
+}
 
 static int cite(coverage *cov, const char *id, const char *where, source from,
                 const char *src)
@@ -133,12 +204,18 @@ static int cite_vectors(coverage *cov, const char *dir)
 
 /* Every case of every area of |areas| (the live tier's or the client
  * tier's, |from|); `reqs` is space separated. */
-static int cite_cases(coverage *cov, const vcl_area *areas, size_t narea, source from)
+static int cite_cases(coverage *cov, const vcl_area *areas, size_t narea, source from,
+                      const ran *r)
 {
+    const char *mode = from == SRC_CLIENT ? "client" : "server";
     for (size_t a = 0; a < narea; a++) {
         for (size_t i = 0; i < *areas[a].count; i++) {
             const vcl_case *c = &areas[a].cases[i];
             char where[256], id[32];
+            if (r->given && !ran_has(r, mode, c->id)) {
+                cov->not_run++;
+                continue;
+            }
             snprintf(where, sizeof where, "%s %s", from == SRC_CLIENT ? "client" : "live",
                      c->id);
             for (const char *p = c->reqs; *p != '\0';) {
@@ -200,19 +277,24 @@ static int write_report(const coverage *cov, const char *path)
 }
 
 static const char usage[] =
-    "usage: ventra-conform coverage [--gate] [--report FILE] [--list] [DIR]\n"
+    "usage: ventra-conform coverage [--gate] [--report FILE] [--list]\n"
+    "                               [--results FILE]... [DIR]\n"
     "  DIR          the vectors (default conformance/vectors); the live cases\n"
     "               are built into ventra-conform\n"
     "  --gate       exit 1 while any MUST requirement is tested by nothing\n"
     "  --report F   write the whole map (requirement -> vectors and cases) as\n"
     "               Markdown to F\n"
-    "  --list       print every requirement with what tests it\n";
+    "  --list       print every requirement with what tests it\n"
+    "  --results F  the JSON results (--json) of a server or client run;\n"
+    "               repeatable. Given any, a case counts only when one of\n"
+    "               these runs passed it (or it failed as expected)\n";
 
 int vt_conform_coverage(int argc, char **argv)
 {
     const char *dir = "conformance/vectors", *report = NULL;
     bool gate = false, list = false;
     coverage cov = {0};
+    ran runs = {0};
     int rc = 1;
 
     for (int i = 0; i < argc; i++) {
@@ -222,10 +304,14 @@ int vt_conform_coverage(int argc, char **argv)
             list = true;
         else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
             report = argv[++i];
-        else if (argv[i][0] != '-' && i == argc - 1)
+        else if (strcmp(argv[i], "--results") == 0 && i + 1 < argc) {
+            if (ran_load(&runs, argv[++i]) != 0)
+                goto out;
+        } else if (argv[i][0] != '-' && i == argc - 1)
             dir = argv[i];
         else {
             fputs(usage, stderr);
+            ran_free(&runs);
             return 2;
         }
     }
@@ -237,8 +323,8 @@ int vt_conform_coverage(int argc, char **argv)
         cov.by_client == NULL)
         goto out;
     if (cite_vectors(&cov, dir) != 0 ||
-        cite_cases(&cov, vcl_areas, vcl_area_count, SRC_LIVE) != 0 ||
-        cite_cases(&cov, vcl_client_areas, vcl_client_area_count, SRC_CLIENT) != 0)
+        cite_cases(&cov, vcl_areas, vcl_area_count, SRC_LIVE, &runs) != 0 ||
+        cite_cases(&cov, vcl_client_areas, vcl_client_area_count, SRC_CLIENT, &runs) != 0)
         goto out;
     if (report != NULL && write_report(&cov, report) != 0)
         goto out;
@@ -274,6 +360,9 @@ int vt_conform_coverage(int argc, char **argv)
            "cases), %zu of %zu SHOULD; %zu unknown citations\n",
            cov.files, cov.cases, cov.client_cases, must_hit, must, by_vec, by_live,
            by_client, should_hit, should, cov.unknown);
+    if (runs.given)
+        printf("(counting only the cases the given runs exercised: %zu cases not run)\n",
+               cov.not_run);
     rc = cov.unknown == 0 && cov.files > 0 && (!gate || must_hit == must) ? 0 : 1;
 out:
     for (size_t i = 0; cov.by_req != NULL && i < vt_requirement_count; i++) {
@@ -285,5 +374,6 @@ out:
     free(cov.by_vectors);
     free(cov.by_live);
     free(cov.by_client);
+    ran_free(&runs);
     return rc;
 }
