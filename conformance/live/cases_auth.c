@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/crypto.h"
 #include "ventra/err.h"
@@ -21,69 +22,6 @@
 
 /* ---- Helpers ----------------------------------------------------------------- */
 
-static const char *code_name(int code)
-{
-    const char *n = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return n ? n : "unknown code";
-}
-
-static void expect_code(vcl_ctx *ctx, Ventra__V1__Response *r, int want, const char *what)
-{
-    vcl_check_code(ctx, vtc_take_code(r), want, what);
-}
-
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
-/* |r| freed after the case. */
-static Ventra__V1__Response *keep(vcl_ctx *ctx, Ventra__V1__Response *r)
-{
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
-    return r;
-}
-
-static void free_identity(void *p)
-{
-    vt_identity_free(p);
-}
-
-static vt_identity *identity(vcl_ctx *ctx)
-{
-    vt_identity *id = vtc_new_identity();
-
-    vcl_defer(ctx, free_identity, id);
-    return id;
-}
-
-static void free_device(void *p)
-{
-    vtc_device_free(p);
-}
-
-static void free_client(void *p)
-{
-    vtc_client_free(p);
-}
-
-static void free_msg(void *p)
-{
-    vtc_ws_msg_free(p);
-    free(p);
-}
-
-static vtc_ws_msg *new_msg(vcl_ctx *ctx)
-{
-    vtc_ws_msg *m = calloc(1, sizeof *m);
-
-    VCL_CHECK(ctx, m != NULL, "out of memory");
-    vcl_defer(ctx, free_msg, m);
-    return m;
-}
-
 /* A heap copy of |s| freed after the case. */
 static char *dup(vcl_ctx *ctx, const char *s)
 {
@@ -92,38 +30,6 @@ static char *dup(vcl_ctx *ctx, const char *s)
     VCL_CHECK(ctx, p != NULL, "out of memory");
     vcl_defer(ctx, free, p);
     return p;
-}
-
-static void challenge(vcl_ctx *ctx, vtc_client *c, int purpose, uint8_t nonce[32])
-{
-    VCL_CHECK(ctx, vtc_challenge(c, purpose, nonce),
-              "GetChallenge(%d) gave no 32-byte nonce", purpose);
-}
-
-static void server_key(vcl_ctx *ctx, vtc_client *c, uint8_t key[32])
-{
-    VCL_CHECK(ctx, vtc_server_info(c, key), "GetServerInfo gave no 32-byte server key");
-}
-
-/* Register of |name| with identity key |ik| (32 bytes) and |nonce| on |c|,
- * signed by |signer| over (|key|, |nonce|, |signed_name|, |ik|). */
-static int register_code(vtc_client *c, const vt_identity *signer, const uint8_t *key,
-                         const uint8_t *nonce, const char *signed_name, const char *name,
-                         const uint8_t *ik)
-{
-    uint8_t sig[64];
-
-    vtc_sign_register(signer, key, nonce, 32, signed_name, ik, sig);
-    return vtc_take_code(vtc_rpc_register(c, name, ik, 32, nonce, 32, sig, 64));
-}
-
-static int login_code(vtc_client *c, const vt_identity *signer, const uint8_t *key,
-                      const uint8_t *nonce, const char *user, uint32_t dev)
-{
-    uint8_t sig[64];
-
-    vtc_sign_login(signer, key, nonce, 32, user, dev, sig);
-    return vtc_take_code(vtc_rpc_login(c, user, dev, nonce, 32, sig, 64));
 }
 
 /* Resume with |token| on a new connection; its code. */
@@ -315,7 +221,7 @@ static char *make_token(vcl_ctx *ctx, const keypair *k, const char *header,
  * be |close_code|, and nothing may follow it (WIRE-601, SM-102). */
 static void expect_ended_raw(vcl_ctx *ctx, vtc_ws *ws, int reason, int close_code)
 {
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     int64_t deadline = vtc_now_ms() + 5000;
     int last = -1; /* the reason of the last frame if a SessionEndedEvent, else -1 */
     bool closed = false;
@@ -359,7 +265,7 @@ static void register_ok(vcl_ctx *ctx)
 {
     Ventra__V1__RegisterRequest body = VENTRA__V1__REGISTER_REQUEST__INIT;
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     const uint8_t *ik = vt_identity_public(id);
     const char *name = "phone \xc3\xa9";
     uint8_t key[32], nonce[32], sig[64];
@@ -370,8 +276,8 @@ static void register_ok(vcl_ctx *ctx)
     uint64_t now = vtc_wall_ms() / 1000;
 
     vtc_username(user, "regok");
-    server_key(ctx, c, key);
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_server_key(ctx, c, key);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(id, key, nonce, 32, user, ik, sig);
     body.username = user;
     body.identity_key = vtc_bin(ik, 32);
@@ -379,7 +285,8 @@ static void register_ok(vcl_ctx *ctx)
     body.nonce = vtc_bin(nonce, 32);
     body.signature = vtc_bin(sig, 64);
     vcl_step(ctx, "Register");
-    r = keep(ctx, vtc_call_body(c, VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT, &body));
+    r = vcl_keep(ctx,
+                 vtc_call_body(c, VENTRA__V1__REQUEST__BODY_REGISTER_ACCOUNT, &body));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT,
               "no RegisterResponse");
@@ -390,7 +297,7 @@ static void register_ok(vcl_ctx *ctx)
                 r->register_account->token_expires_at, &ti);
 
     vcl_step(ctx, "ListDevices on the connection: authenticated as (user, 1)");
-    r = keep(ctx, vtc_rpc_list_devices(c, ""));
+    r = vcl_keep(ctx, vtc_rpc_list_devices(c, ""));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx,
               r->body_case == VENTRA__V1__RESPONSE__BODY_LIST_DEVICES &&
@@ -429,9 +336,9 @@ static void token_form(vcl_ctx *ctx)
 
         if (i % 2) {
             vcl_step(ctx, "Login %d", i);
-            challenge(ctx, c, P(LOGIN), nonce);
+            vcl_challenge(ctx, c, P(LOGIN), nonce);
             vtc_sign_login(d->id, d->server_key, nonce, 32, d->username, 1, sig);
-            r = keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
+            r = vcl_keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
             VCL_CODE(ctx, vtc_error_code(r), 0);
             VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_LOGIN,
                       "no LoginResponse");
@@ -439,7 +346,7 @@ static void token_form(vcl_ctx *ctx)
             exp = r->login->token_expires_at;
         } else {
             vcl_step(ctx, "Resume %d", i);
-            r = keep(ctx, vtc_rpc_resume(c, d->token));
+            r = vcl_keep(ctx, vtc_rpc_resume(c, d->token));
             VCL_CODE(ctx, vtc_error_code(r), 0);
             VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_RESUME,
                       "no ResumeResponse");
@@ -460,35 +367,36 @@ static void username_form(vcl_ctx *ctx)
                                       "-ab",   ".ab",  "a b",  "ab\xc3\xa9",
                                       "",      "ab/c", "ab+c", "aBc"};
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     const uint8_t *ik = vt_identity_public(id);
     vtc_device *d = vcl_account(ctx, "uform");
     uint8_t key[32], nonce[32];
     char name33[34], good[33], tag[33];
 
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vcl_step(ctx, "Register('%s'), signed over that name", bad[i]);
-        challenge(ctx, c, P(REGISTER), nonce);
-        vcl_check_code(ctx, register_code(c, id, key, nonce, bad[i], bad[i], ik),
+        vcl_challenge(ctx, c, P(REGISTER), nonce);
+        vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, bad[i], bad[i], ik),
                        VT_ERR_INVALID_ARGUMENT, "Register");
         vcl_step(ctx, "Login('%s')", bad[i]);
-        challenge(ctx, c, P(LOGIN), nonce);
-        vcl_check_code(ctx, login_code(c, id, key, nonce, bad[i], 1),
+        vcl_challenge(ctx, c, P(LOGIN), nonce);
+        vcl_check_code(ctx, vcl_login_code(c, id, key, nonce, bad[i], 1),
                        VT_ERR_INVALID_ARGUMENT, "Login");
         if (bad[i][0] == '\0')
             continue; /* ListDevices("") is the caller's own account */
         vcl_step(ctx, "ListDevices('%s')", bad[i]);
-        expect_code(ctx, vtc_rpc_list_devices(d->c, bad[i]), VT_ERR_INVALID_ARGUMENT,
-                    "ListDevices");
+        vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, bad[i]), VT_ERR_INVALID_ARGUMENT,
+                        "ListDevices");
     }
     vcl_step(ctx, "a name of MAX_USERNAME_LEN + 1 bytes");
     memset(name33, 'a', 33);
     name33[33] = '\0';
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, key, nonce, name33, name33, ik),
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, name33, name33, ik),
                    VT_ERR_TOO_LARGE, "Register");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, name33), VT_ERR_TOO_LARGE, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, name33), VT_ERR_TOO_LARGE,
+                    "ListDevices");
 
     vcl_step(ctx, "a name of MAX_USERNAME_LEN bytes with . _ - and digits registers");
     vtc_username(tag, "a.b_c-9");
@@ -497,9 +405,10 @@ static void username_form(vcl_ctx *ctx)
     good[VT_MAX_USERNAME_LEN] = '\0';
     VCL_CHECK(ctx, strlen(good) == VT_MAX_USERNAME_LEN, "test name of %zu bytes",
               strlen(good));
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, key, nonce, good, good, ik), 0, "Register");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, good), 0, "ListDevices of it");
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, good, good, ik), 0,
+                   "Register");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, good), 0, "ListDevices of it");
 
     vcl_step(ctx, "a name of MIN_USERNAME_LEN bytes passes the form check");
     {
@@ -510,12 +419,12 @@ static void username_form(vcl_ctx *ctx)
         VCL_CHECK(ctx, vt_random_bytes(rnd, 2) == VT_OK, "vt_random_bytes failed");
         snprintf(three, sizeof three, "q%c%c", 'a' + rnd[0] % 26, '0' + rnd[1] % 10);
         c = vcl_client(ctx);
-        challenge(ctx, c, P(REGISTER), nonce);
-        code = register_code(c, id, key, nonce, three, three, ik);
+        vcl_challenge(ctx, c, P(REGISTER), nonce);
+        code = vcl_register_code(c, id, key, nonce, three, three, ik);
         /* Taken by an earlier run of a long-lived server is fine too. */
         VCL_CHECK(ctx, code == 0 || code == VT_ERR_ALREADY_EXISTS,
                   "Register('%s'): got %s, want OK or ALREADY_EXISTS", three,
-                  code_name(code));
+                  vcl_code_name(code));
     }
 }
 
@@ -530,19 +439,19 @@ static void username_byte_exact(vcl_ctx *ctx)
     snprintf(upper, sizeof upper, "%s", d->username);
     upper[0] = (char)(upper[0] - 'a' + 'A');
     snprintf(longer, sizeof longer, "%s.", d->username);
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     vcl_step(ctx, "ListDevices('%s') of '%s'", upper, d->username);
-    expect_code(ctx, vtc_rpc_list_devices(e->c, upper), VT_ERR_INVALID_ARGUMENT,
-                "ListDevices of the capitalised name");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(e->c, upper), VT_ERR_INVALID_ARGUMENT,
+                    "ListDevices of the capitalised name");
     vcl_step(ctx, "Login('%s') signed by the device of '%s'", upper, d->username);
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, upper, 1),
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, upper, 1),
                    VT_ERR_INVALID_ARGUMENT, "Login with the capitalised name");
     vcl_step(ctx, "ListDevices('%s'): another name", longer);
-    expect_code(ctx, vtc_rpc_list_devices(e->c, longer), VT_ERR_NOT_FOUND,
-                "ListDevices of the name with a '.' appended");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(e->c, longer), VT_ERR_NOT_FOUND,
+                    "ListDevices of the name with a '.' appended");
     vcl_step(ctx, "ListDevices('%s') itself", d->username);
-    expect_code(ctx, vtc_rpc_list_devices(e->c, d->username), 0, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(e->c, d->username), 0, "ListDevices");
 }
 
 /* AUTH-15: keys, nonces and signatures of the wrong length, shorter or
@@ -560,12 +469,12 @@ static void fixed_lengths(vcl_ctx *ctx)
         {true, 0, 32, 0},   {true, 0, 32, 63},   {true, 0, 32, 65},
     };
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     uint8_t key[32], nonce[40], sig[72], ik[40];
     char user[33];
 
     vtc_username(user, "fixed");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     memset(ik, 0, sizeof ik);
     memcpy(ik, vt_identity_public(id), 32);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -576,7 +485,7 @@ static void fixed_lengths(vcl_ctx *ctx)
                  cases[i].sig);
         memset(nonce, 0, sizeof nonce);
         memset(sig, 0, sizeof sig);
-        challenge(ctx, c, cases[i].login ? P(LOGIN) : P(REGISTER), nonce);
+        vcl_challenge(ctx, c, cases[i].login ? P(LOGIN) : P(REGISTER), nonce);
         if (cases[i].login) {
             vtc_sign_login(id, key, nonce, 32, user, 1, sig);
             code = vtc_take_code(vtc_rpc_login(c, user, 1, cases[i].nonce ? nonce : NULL,
@@ -597,7 +506,7 @@ static void fixed_lengths(vcl_ctx *ctx)
 static void register_check_order(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx), *other = vcl_client(ctx), *fresh = vcl_client(ctx);
-    vt_identity *id = identity(ctx), *mallory = identity(ctx);
+    vt_identity *id = vcl_identity(ctx), *mallory = vcl_identity(ctx);
     const uint8_t *ik = vt_identity_public(id);
     vtc_device *taken = vcl_account(ctx, "ordtaken");
     uint8_t key[32], nonce[32], theirs[32], rnd[32];
@@ -630,23 +539,25 @@ static void register_check_order(vcl_ctx *ctx)
     };
 
     vtc_username(user, "order");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     VCL_CHECK(ctx, vt_random_bytes(rnd, sizeof rnd) == VT_OK, "vt_random_bytes failed");
-    challenge(ctx, other, P(REGISTER), theirs);
+    vcl_challenge(ctx, other, P(REGISTER), theirs);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vcl_step(ctx, "Register with %s", cases[i].what);
         if (cases[i].purpose != 0)
-            challenge(ctx, cases[i].conn, cases[i].purpose, nonce);
+            vcl_challenge(ctx, cases[i].conn, cases[i].purpose, nonce);
         vcl_check_code(ctx,
-                       register_code(cases[i].conn, cases[i].signer, cases[i].k,
-                                     cases[i].nonce, cases[i].signed_name, cases[i].name,
-                                     ik),
+                       vcl_register_code(cases[i].conn, cases[i].signer, cases[i].k,
+                                         cases[i].nonce, cases[i].signed_name,
+                                         cases[i].name, ik),
                        cases[i].want, "Register");
     }
     vcl_step(ctx, "none of it authenticated the connection; a correct Register works");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, key, nonce, user, user, ik), 0, "Register");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices");
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, user, user, ik), 0,
+                   "Register");
 }
 
 /* AUTH-21: the signature is checked under identity_key over the register
@@ -654,7 +565,7 @@ static void register_check_order(vcl_ctx *ctx)
 static void register_signature_verified(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx), *mallory = identity(ctx);
+    vt_identity *id = vcl_identity(ctx), *mallory = vcl_identity(ctx);
     const uint8_t *ik = vt_identity_public(id);
     vtc_device *d = vcl_account(ctx, "rsigwatch");
     uint8_t key[32], other_key[32], nonce[32], sig[64];
@@ -662,37 +573,39 @@ static void register_signature_verified(vcl_ctx *ctx)
 
     vtc_username(user, "rsig");
     vtc_username(other, "rsigother");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     VCL_CHECK(ctx, vt_random_bytes(other_key, 32) == VT_OK, "vt_random_bytes failed");
 
     vcl_step(ctx, "signed by another key");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, mallory, key, nonce, user, user, ik),
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, mallory, key, nonce, user, user, ik),
                    VT_ERR_BAD_SIGNATURE, "Register");
     vcl_step(ctx, "signed over another username");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, key, nonce, other, user, ik),
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, other, user, ik),
                    VT_ERR_BAD_SIGNATURE, "Register");
     vcl_step(ctx, "signed over another server key");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, other_key, nonce, user, user, ik),
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, other_key, nonce, user, user, ik),
                    VT_ERR_BAD_SIGNATURE, "Register");
     vcl_step(ctx, "a login transcript's signature");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_login(id, key, nonce, 32, user, 1, sig);
-    expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
-                VT_ERR_BAD_SIGNATURE, "Register");
+    vcl_expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
+                    VT_ERR_BAD_SIGNATURE, "Register");
     vcl_step(ctx, "a correct signature with one bit flipped");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(id, key, nonce, 32, user, ik, sig);
     sig[10] ^= 0x04;
-    expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
-                VT_ERR_BAD_SIGNATURE, "Register");
+    vcl_expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
+                    VT_ERR_BAD_SIGNATURE, "Register");
     vcl_step(ctx, "no account was created");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND,
+                    "ListDevices");
     vcl_step(ctx, "the correct signature registers");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, register_code(c, id, key, nonce, user, user, ik), 0, "Register");
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_register_code(c, id, key, nonce, user, user, ik), 0,
+                   "Register");
 }
 
 /* AUTH-7: identity keys that are no valid Ed25519 point of the prime-order
@@ -717,7 +630,7 @@ static void register_invalid_identity_key(vcl_ctx *ctx)
     char user[33];
 
     vtc_username(user, "badik");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         memset(ik, keys[i].fill, 32);
         ik[0] = keys[i].first;
@@ -731,13 +644,14 @@ static void register_invalid_identity_key(vcl_ctx *ctx)
             } else {
                 VCL_CHECK(ctx, vt_random_bytes(sig, 64) == VT_OK, "vt_random_bytes");
             }
-            challenge(ctx, c, P(REGISTER), nonce);
-            expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
-                        VT_ERR_BAD_SIGNATURE, "Register");
+            vcl_challenge(ctx, c, P(REGISTER), nonce);
+            vcl_expect_code(ctx, vtc_rpc_register(c, user, ik, 32, nonce, 32, sig, 64),
+                            VT_ERR_BAD_SIGNATURE, "Register");
         }
     }
     vcl_step(ctx, "no account was created");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND,
+                    "ListDevices");
 }
 
 /* AUTH-22: a taken name is ALREADY_EXISTS and changes nothing; of two
@@ -746,7 +660,7 @@ static void register_taken(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "taken");
     vtc_client *c[2] = {vcl_client(ctx), vcl_client(ctx)};
-    vt_identity *id[2] = {identity(ctx), identity(ctx)};
+    vt_identity *id[2] = {vcl_identity(ctx), vcl_identity(ctx)};
     Ventra__V1__RegisterRequest body[2];
     Ventra__V1__Request req[2];
     uint8_t key[32], nonce[2][32], sig[2][64];
@@ -755,15 +669,15 @@ static void register_taken(vcl_ctx *ctx)
     char user[33];
     Ventra__V1__Response *r;
 
-    server_key(ctx, c[0], key);
+    vcl_server_key(ctx, c[0], key);
     vcl_step(ctx, "Register of a taken name with another key");
-    challenge(ctx, c[0], P(REGISTER), nonce[0]);
+    vcl_challenge(ctx, c[0], P(REGISTER), nonce[0]);
     vcl_check_code(ctx,
-                   register_code(c[0], id[0], key, nonce[0], d->username, d->username,
-                                 vt_identity_public(id[0])),
+                   vcl_register_code(c[0], id[0], key, nonce[0], d->username, d->username,
+                                     vt_identity_public(id[0])),
                    VT_ERR_ALREADY_EXISTS, "Register");
     vcl_step(ctx, "the account keeps its key");
-    r = keep(ctx, vtc_rpc_list_devices(d->c, ""));
+    r = vcl_keep(ctx, vtc_rpc_list_devices(d->c, ""));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx,
               r->list_devices->n_devices == 1 &&
@@ -778,7 +692,7 @@ static void register_taken(vcl_ctx *ctx)
         Ventra__V1__RegisterRequest b = VENTRA__V1__REGISTER_REQUEST__INIT;
         Ventra__V1__Request q = VENTRA__V1__REQUEST__INIT;
 
-        challenge(ctx, c[i], P(REGISTER), nonce[i]);
+        vcl_challenge(ctx, c[i], P(REGISTER), nonce[i]);
         vtc_sign_register(id[i], key, nonce[i], 32, user, vt_identity_public(id[i]),
                           sig[i]);
         body[i] = b;
@@ -797,8 +711,8 @@ static void register_taken(vcl_ctx *ctx)
     VCL_CHECK(ctx,
               (code[0] == 0 && code[1] == VT_ERR_ALREADY_EXISTS) ||
                   (code[1] == 0 && code[0] == VT_ERR_ALREADY_EXISTS),
-              "answers %s and %s, want one OK and one ALREADY_EXISTS", code_name(code[0]),
-              code_name(code[1]));
+              "answers %s and %s, want one OK and one ALREADY_EXISTS",
+              vcl_code_name(code[0]), vcl_code_name(code[1]));
 }
 
 /* ---- Login ----------------------------------------------------------------------- */
@@ -814,40 +728,40 @@ static void login_ok(vcl_ctx *ctx)
 
     snprintf(first, sizeof first, "%s", d->token);
     vcl_step(ctx, "Login on a new connection");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     vtc_sign_login(d->id, d->server_key, nonce, 32, d->username, 1, sig);
-    r = keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
+    r = vcl_keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_LOGIN, "no LoginResponse");
     check_token(ctx, r->login->token, d->username, 1, d->server_key,
                 r->login->token_expires_at, &ti);
     VCL_CHECK(ctx, strcmp(r->login->token, first) != 0, "Login returned the old token");
     vcl_step(ctx, "the connection is authenticated");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
 
     vcl_step(ctx, "a pending device becomes active on its first Login");
     {
-        vt_identity *nid = identity(ctx);
+        vt_identity *nid = vcl_identity(ctx);
         uint32_t dev;
 
         vtc_sign_link(d->id, d->server_key, d->username, 1, vt_identity_public(nid), sig);
-        r = keep(ctx,
-                 vtc_rpc_add_device(c, vt_identity_public(nid), 32, "second", sig, 64));
+        r = vcl_keep(
+            ctx, vtc_rpc_add_device(c, vt_identity_public(nid), 32, "second", sig, 64));
         VCL_CODE(ctx, vtc_error_code(r), 0);
         dev = r->add_device->device_id;
-        r = keep(ctx, vtc_rpc_list_devices(c, ""));
+        r = vcl_keep(ctx, vtc_rpc_list_devices(c, ""));
         VCL_CHECK(ctx, vtc_error_code(r) == 0 && r->list_devices->n_devices == 1,
                   "the pending device is listed before its Login");
         /* Log in with the identity the link approved. */
         {
             vtc_client *nc = vcl_client(ctx);
 
-            challenge(ctx, nc, P(LOGIN), nonce);
-            vcl_check_code(ctx,
-                           login_code(nc, nid, d->server_key, nonce, d->username, dev), 0,
-                           "Login of the pending device");
+            vcl_challenge(ctx, nc, P(LOGIN), nonce);
+            vcl_check_code(
+                ctx, vcl_login_code(nc, nid, d->server_key, nonce, d->username, dev), 0,
+                "Login of the pending device");
         }
-        r = keep(ctx, vtc_rpc_list_devices(c, ""));
+        r = vcl_keep(ctx, vtc_rpc_list_devices(c, ""));
         VCL_CHECK(ctx,
                   vtc_error_code(r) == 0 && r->list_devices->n_devices == 2 &&
                       r->list_devices->devices[1]->device_id == dev,
@@ -860,7 +774,7 @@ static void login_check_order(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "lorder");
     vtc_client *c = vcl_client(ctx);
-    vt_identity *mallory = identity(ctx);
+    vt_identity *mallory = vcl_identity(ctx);
     const uint8_t *key = d->server_key;
     uint8_t nonce[32], sig[64], rnd[32];
     char ghost[33];
@@ -868,41 +782,42 @@ static void login_check_order(vcl_ctx *ctx)
     vtc_username(ghost, "ghost");
     VCL_CHECK(ctx, vt_random_bytes(rnd, 32) == VT_OK, "vt_random_bytes failed");
     vcl_step(ctx, "form: a bad name and device 0, each signed as sent");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, "Bad", 1),
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, "Bad", 1),
                    VT_ERR_INVALID_ARGUMENT, "Login('Bad')");
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 0),
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 0),
                    VT_ERR_INVALID_ARGUMENT, "Login of device 0");
     vcl_step(ctx, "form before the challenge: device 0 with a wrong nonce");
-    vcl_check_code(ctx, login_code(c, d->id, key, rnd, d->username, 0),
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, rnd, d->username, 0),
                    VT_ERR_INVALID_ARGUMENT, "Login of device 0, wrong nonce");
     vcl_step(ctx, "lengths before the challenge");
     vtc_sign_login(d->id, key, rnd, 32, d->username, 1, sig);
-    expect_code(ctx, vtc_rpc_login(c, d->username, 1, rnd, 31, sig, 64),
-                VT_ERR_INVALID_ARGUMENT, "Login with a 31-byte nonce");
+    vcl_expect_code(ctx, vtc_rpc_login(c, d->username, 1, rnd, 31, sig, 64),
+                    VT_ERR_INVALID_ARGUMENT, "Login with a 31-byte nonce");
     vcl_step(ctx, "the argument failures did not consume the nonce");
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 1), 0, "Login");
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 1), 0, "Login");
 
     c = vcl_client(ctx);
     vcl_step(ctx, "the challenge before the account: unknown account, wrong nonce");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, mallory, key, rnd, ghost, 1), VT_ERR_BAD_CHALLENGE,
-                   "Login");
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, mallory, key, rnd, ghost, 1),
+                   VT_ERR_BAD_CHALLENGE, "Login");
     vcl_step(ctx, "the challenge before the signature: a REGISTER nonce, forged");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx, login_code(c, mallory, key, nonce, d->username, 1),
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, mallory, key, nonce, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login");
     vcl_step(ctx, "then the signature");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, mallory, key, nonce, d->username, 1),
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, mallory, key, nonce, d->username, 1),
                    VT_ERR_BAD_SIGNATURE, "Login");
     vcl_step(ctx, "a signature over another server key");
     VCL_CHECK(ctx, vt_random_bytes(rnd, 32) == VT_OK, "vt_random_bytes failed");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, d->id, rnd, nonce, d->username, 1),
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, rnd, nonce, d->username, 1),
                    VT_ERR_BAD_SIGNATURE, "Login");
     vcl_step(ctx, "not authenticated after all that");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices");
 }
 
 /* AUTH-41: one answer, one message, for every reason a Login's identity
@@ -911,7 +826,7 @@ static void login_failures_alike(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "alike");
     vtc_device *gone = vcl_link(ctx, d);
-    vt_identity *mallory = identity(ctx);
+    vt_identity *mallory = vcl_identity(ctx);
     char ghost[33], first[300] = "";
     vtc_client *c = vcl_client(ctx);
     struct {
@@ -928,17 +843,18 @@ static void login_failures_alike(vcl_ctx *ctx)
 
     vtc_username(ghost, "nobody");
     vcl_step(ctx, "RemoveDevice of the linked device");
-    expect_code(ctx, vtc_rpc_remove_device(d->c, gone->device_id), 0, "RemoveDevice");
+    vcl_expect_code(ctx, vtc_rpc_remove_device(d->c, gone->device_id), 0, "RemoveDevice");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t nonce[32], sig[64];
         Ventra__V1__Response *r;
         const char *msg;
 
         vcl_step(ctx, "Login of %s", cases[i].what);
-        challenge(ctx, c, P(LOGIN), nonce);
+        vcl_challenge(ctx, c, P(LOGIN), nonce);
         vtc_sign_login(cases[i].signer, d->server_key, nonce, 32, cases[i].user,
                        cases[i].dev, sig);
-        r = keep(ctx, vtc_rpc_login(c, cases[i].user, cases[i].dev, nonce, 32, sig, 64));
+        r = vcl_keep(ctx,
+                     vtc_rpc_login(c, cases[i].user, cases[i].dev, nonce, 32, sig, 64));
         VCL_CODE(ctx, vtc_error_code(r), VT_ERR_BAD_SIGNATURE);
         msg = r->error->message ? r->error->message : "";
         if (i == 0)
@@ -958,19 +874,20 @@ static void already_authenticated(vcl_ctx *ctx)
     Ventra__V1__Event *e;
 
     vcl_step(ctx, "Register, Login and Resume (with B's valid token) on A's connection");
-    expect_code(ctx, vtc_rpc_register(a->c, "Bad!", NULL, 0, NULL, 0, NULL, 0),
-                VT_ERR_PERMISSION_DENIED, "Register, malformed");
-    expect_code(ctx,
-                vtc_rpc_register(a->c, b->username, vt_identity_public(b->id), 32, nonce,
-                                 32, sig, 64),
-                VT_ERR_PERMISSION_DENIED, "Register");
-    expect_code(ctx, vtc_rpc_login(a->c, b->username, 1, nonce, 32, sig, 64),
-                VT_ERR_PERMISSION_DENIED, "Login");
-    expect_code(ctx, vtc_rpc_resume(a->c, b->token), VT_ERR_PERMISSION_DENIED, "Resume");
-    expect_code(ctx, vtc_rpc_resume(a->c, a->token), VT_ERR_PERMISSION_DENIED,
-                "Resume with its own token");
+    vcl_expect_code(ctx, vtc_rpc_register(a->c, "Bad!", NULL, 0, NULL, 0, NULL, 0),
+                    VT_ERR_PERMISSION_DENIED, "Register, malformed");
+    vcl_expect_code(ctx,
+                    vtc_rpc_register(a->c, b->username, vt_identity_public(b->id), 32,
+                                     nonce, 32, sig, 64),
+                    VT_ERR_PERMISSION_DENIED, "Register");
+    vcl_expect_code(ctx, vtc_rpc_login(a->c, b->username, 1, nonce, 32, sig, 64),
+                    VT_ERR_PERMISSION_DENIED, "Login");
+    vcl_expect_code(ctx, vtc_rpc_resume(a->c, b->token), VT_ERR_PERMISSION_DENIED,
+                    "Resume");
+    vcl_expect_code(ctx, vtc_rpc_resume(a->c, a->token), VT_ERR_PERMISSION_DENIED,
+                    "Resume with its own token");
     vcl_step(ctx, "A's connection is still A's device");
-    r = keep(ctx, vtc_rpc_list_devices(a->c, ""));
+    r = vcl_keep(ctx, vtc_rpc_list_devices(a->c, ""));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx,
               r->list_devices->n_devices == 1 &&
@@ -979,7 +896,7 @@ static void already_authenticated(vcl_ctx *ctx)
                          vt_identity_public(a->id), 32) == 0,
               "the connection is no longer bound to A's device");
     vcl_step(ctx, "B's own connection was not replaced");
-    expect_code(ctx, vtc_rpc_ping(b->c, 9), 0, "Ping on B's connection");
+    vcl_expect_code(ctx, vtc_rpc_ping(b->c, 9), 0, "Ping on B's connection");
     e = vtc_wait_event(b->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 200);
     vtc_event_free(e);
     VCL_CHECK(ctx, e == NULL, "B's connection got a SessionEndedEvent");
@@ -997,7 +914,7 @@ static void resume_ok(vcl_ctx *ctx)
     token_info ti;
 
     vcl_step(ctx, "Resume with the Register token");
-    r = keep(ctx, vtc_rpc_resume(c, first));
+    r = vcl_keep(ctx, vtc_rpc_resume(c, first));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_RESUME,
               "no ResumeResponse");
@@ -1012,7 +929,7 @@ static void resume_ok(vcl_ctx *ctx)
               "Resume returned the same token");
     fresh = dup(ctx, r->resume->token);
     vcl_step(ctx, "the connection is authenticated");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
     vcl_step(ctx, "the fresh token resumes, and the presented one still does");
     vcl_check_code(ctx, resume_code(ctx, fresh), 0, "Resume with the fresh token");
     vcl_check_code(ctx, resume_code(ctx, first), 0, "Resume with the first token");
@@ -1334,7 +1251,7 @@ static void token_revoked_device_removed(vcl_ctx *ctx)
     resumed = dup(ctx, gone->token);
     vtc_disconnect(gone);
     vcl_step(ctx, "RemoveDevice of it");
-    expect_code(ctx, vtc_rpc_remove_device(d->c, gone->device_id), 0, "RemoveDevice");
+    vcl_expect_code(ctx, vtc_rpc_remove_device(d->c, gone->device_id), 0, "RemoveDevice");
     vcl_step(ctx, "both of its tokens are refused");
     vcl_check_code(ctx, resume_code(ctx, login_tok), VT_ERR_BAD_TOKEN,
                    "Resume with the removed device's Login token");
@@ -1357,7 +1274,7 @@ static void token_revoked_account_deleted(vcl_ctx *ctx)
     vcl_check_code(ctx, resume_code(ctx, old), VT_ERR_BAD_TOKEN, "Resume");
     vcl_step(ctx, "the name registered again");
     again = vtc_register(vcl_port(ctx), d->username);
-    vcl_defer(ctx, free_device, again);
+    vcl_hold_device(ctx, again);
     VCL_CHECK(ctx, again->device_id == 1, "the new account's device id %u, want 1",
               again->device_id);
     vcl_check_code(ctx, resume_code(ctx, old), VT_ERR_BAD_TOKEN,
@@ -1375,17 +1292,17 @@ static void login_replaces(vcl_ctx *ctx)
     vtc_client *c = vcl_client(ctx);
     uint8_t nonce[32];
 
-    vcl_defer(ctx, free_client, old);
+    vcl_hold_client(ctx, old);
     d->c = NULL;
     vcl_step(ctx, "Login of the device on a second connection");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, d->id, d->server_key, nonce, d->username, 1), 0,
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, d->server_key, nonce, d->username, 1), 0,
                    "Login");
     vcl_step(ctx, "the first connection: SessionEndedEvent(REPLACED), the last frame, "
                   "then 4001");
     expect_ended_raw(ctx, vtc_client_ws(old), REPLACED, 4001);
     vcl_step(ctx, "the new connection is authenticated");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
 }
 
 static void resume_replaces(vcl_ctx *ctx)
@@ -1394,15 +1311,15 @@ static void resume_replaces(vcl_ctx *ctx)
     vtc_client *old = d->c;
     vtc_client *c = vcl_client(ctx);
 
-    vcl_defer(ctx, free_client, old);
+    vcl_hold_client(ctx, old);
     d->c = NULL;
     vcl_step(ctx, "Resume of the device on a second connection");
-    expect_code(ctx, vtc_rpc_resume(c, d->token), 0, "Resume");
+    vcl_expect_code(ctx, vtc_rpc_resume(c, d->token), 0, "Resume");
     vcl_step(ctx, "the first connection: SessionEndedEvent(REPLACED), the last frame, "
                   "then 4001");
     expect_ended_raw(ctx, vtc_client_ws(old), REPLACED, 4001);
     vcl_step(ctx, "the new connection is authenticated");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
 }
 
 /* ---- The authenticating response comes first (WIRE-37, AUTH-43) ------------------ */
@@ -1413,7 +1330,7 @@ static void resume_replaces(vcl_ctx *ctx)
 static void expect_response_first(vcl_ctx *ctx, vtc_client *c, Ventra__V1__Request *req)
 {
     vtc_ws *ws = vtc_client_ws(c);
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     uint32_t id = vtc_send_request(c, req);
     int64_t deadline = vtc_now_ms() + 5000;
     bool answered = false, message = false;
@@ -1466,8 +1383,8 @@ static void response_before_events(vcl_ctx *ctx)
 
     vcl_step(ctx, "an unauthenticated connection gets no event");
     c = vcl_client(ctx);
-    expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     {
         Ventra__V1__Event *e = vtc_next_event(c, 300);
 
@@ -1500,7 +1417,7 @@ static void response_before_events(vcl_ctx *ctx)
  * RATE_LIMITED (at most |max| attempts); true when one was. */
 static bool flood_failed_logins(vcl_ctx *ctx, vtc_device *d, int max)
 {
-    vt_identity *mallory = identity(ctx);
+    vt_identity *mallory = vcl_identity(ctx);
     vtc_client *c = NULL;
 
     for (int i = 0; i < max; i++) {
@@ -1520,7 +1437,7 @@ static bool flood_failed_logins(vcl_ctx *ctx, vtc_device *d, int max)
             continue;
         }
         VCL_CODE(ctx, code, 0);
-        code = login_code(c, mallory, d->server_key, nonce, d->username, 1);
+        code = vcl_login_code(c, mallory, d->server_key, nonce, d->username, 1);
         if (code == VT_ERR_RATE_LIMITED)
             return true;
         VCL_CODE(ctx, code, VT_ERR_BAD_SIGNATURE);
@@ -1573,7 +1490,7 @@ static void auth_rate_limited(vcl_ctx *ctx)
     VCL_CHECK(ctx, have, "the first GetChallenge was already refused");
     vcl_step(ctx, "Login with the last nonce while limited");
     vtc_sign_login(d->id, d->server_key, nonce, 32, d->username, 1, sig);
-    r = keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
+    r = vcl_keep(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64));
     code = vtc_error_code(r);
     if (code == VT_ERR_RATE_LIMITED) {
         retry = r->error->retry_after_ms;
@@ -1583,8 +1500,8 @@ static void auth_rate_limited(vcl_ctx *ctx)
         VCL_CHECK(ctx, retry <= 60000, "retry_after_ms %u: too long to wait", retry);
         VCL_CHECK(ctx, vtc_wait_close(c, (int)retry + 50) == 0,
                   "the connection closed while waiting");
-        expect_code(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64), 0,
-                    "Login after the wait");
+        vcl_expect_code(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64), 0,
+                        "Login after the wait");
     } else {
         /* The limit let this one through: it must then just work. */
         VCL_CODE(ctx, code, 0);
@@ -1599,20 +1516,21 @@ static void auth_rate_limited(vcl_ctx *ctx)
 static void registration_closed(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     uint8_t key[32], nonce[32];
     char user[33];
 
     vtc_username(user, "closed");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     vcl_step(ctx, "a correct Register");
-    challenge(ctx, c, P(REGISTER), nonce);
-    vcl_check_code(ctx,
-                   register_code(c, id, key, nonce, user, user, vt_identity_public(id)),
-                   VT_ERR_PERMISSION_DENIED, "Register");
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
+    vcl_check_code(
+        ctx, vcl_register_code(c, id, key, nonce, user, user, vt_identity_public(id)),
+        VT_ERR_PERMISSION_DENIED, "Register");
     vcl_step(ctx, "the connection is still unauthenticated and served");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
-    expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
 }
 
 VCL_CASES(
@@ -1636,7 +1554,8 @@ VCL_CASES(
      "INVALID_ARGUMENT",
      fixed_lengths},
     {"auth/register-check-order", "AUTH-20", VCL_MUST, 0,
-     "Register answers the first failing check: form, challenge, signature, name taken",
+     "Register answers the first failing check: form, challenge, signature, name "
+     "taken",
      register_check_order},
     {"auth/register-signature-verified", "AUTH-21", VCL_MUST, 0,
      "Register's signature is verified over the exact register transcript",

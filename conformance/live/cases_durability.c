@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/err.h"
 #include "vt_constants.h"
@@ -15,28 +16,8 @@
 /* ---- Helpers ----------------------------------------------------------- */
 
 static const uint32_t device1[] = {1};
+static const uint32_t both[] = {1, 2}, self2[] = {2};
 static const vtc_send_opts bare = {.bare_content = true};
-
-static const char *code_str(int code)
-{
-    const char *s = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return s != NULL ? s : "an unknown code";
-}
-
-static void free_event(void *p)
-{
-    vtc_event_free(p);
-}
-
-static void *alloc(vcl_ctx *ctx, size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-
-    VCL_CHECK(ctx, p != NULL, "out of memory");
-    vcl_defer(ctx, free, p);
-    return p;
-}
 
 /* A send from a one-device account to a one-device account: the envelope
  * for device 1 with content |text| as it is; returns the server time. */
@@ -65,7 +46,7 @@ static size_t read_drain(vcl_ctx *ctx, vtc_device *d, Ventra__V1__Event **out, s
         VCL_CHECK(ctx, e != NULL,
                   "%s/%u: no QueueDrainedEvent within 5 s (after %zu messages)",
                   d->username, d->device_id, n);
-        vcl_defer(ctx, free_event, e);
+        vcl_hold_event(ctx, e);
         if (e->body_case == VENTRA__V1__EVENT__BODY_QUEUE_DRAINED) {
             VCL_CHECK(ctx, e->queue_drained->count == n,
                       "%s/%u: QueueDrainedEvent count %u after %zu messages", d->username,
@@ -207,6 +188,26 @@ static void seq_increases(vcl_ctx *ctx)
     }
 }
 
+/* |n| sends from |from| to |to|'s devices 1 and 2 and to the sender's
+ * device 2, content |text|, written back to back without waiting for an
+ * answer: fresh message ids into |mids|, the request ids into |ids| (unless
+ * NULL). */
+static void write_sends(vcl_ctx *ctx, vtc_device *from, const vtc_device *to,
+                        const char *text, uint8_t (*mids)[16], uint32_t *ids, int n)
+{
+    vtc_send_buf *b = vcl_alloc(ctx, sizeof *b);
+
+    for (int i = 0; i < n; i++) {
+        uint32_t id;
+
+        vtc_random16(mids[i]);
+        vtc_send_build(b, to->username, both, 2, self2, 1, text, mids[i], NULL);
+        id = vtc_send_request(from->c, &b->req);
+        if (ids != NULL)
+            ids[i] = id;
+    }
+}
+
 /* DELIV-2: sends pipelined to three destination devices (two of the
  * recipient, one of the sender), the server killed the moment the last
  * SendResponse arrived: every answered send is delivered to every
@@ -219,19 +220,13 @@ static void durable_before_ack(vcl_ctx *ctx)
     vtc_device *bob1 = vcl_account(ctx, "bob");
     vtc_device *bob2 = vcl_link(ctx, bob1);
     vtc_device *dev[3] = {bob1, bob2, alice2};
-    const uint32_t r12[] = {1, 2}, s2[] = {2};
-    vtc_send_buf *b = alloc(ctx, sizeof *b);
     uint8_t mids[N][16];
     uint32_t ids[N];
     Ventra__V1__Event *ev[N];
 
     vcl_step(ctx, "%d sends written back to back", N);
     vtc_disconnect(bob2);
-    for (int i = 0; i < N; i++) {
-        vtc_random16(mids[i]);
-        vtc_send_build(b, bob1->username, r12, 2, s2, 1, "d", mids[i], NULL);
-        ids[i] = vtc_send_request(alice1->c, &b->req);
-    }
+    write_sends(ctx, alice1, bob1, "d", mids, ids, N);
     for (int i = 0; i < N; i++) {
         Ventra__V1__Response *r = vtc_wait_response(alice1->c, ids[i], 10000);
         int code = vtc_error_code(r);
@@ -239,7 +234,8 @@ static void durable_before_ack(vcl_ctx *ctx)
                   !r->send->duplicate;
 
         vtc_response_free(r);
-        VCL_CHECK(ctx, ok, "send %d answered %s, want a SendResponse", i, code_str(code));
+        VCL_CHECK(ctx, ok, "send %d answered %s, want a SendResponse", i,
+                  vcl_code_name(code));
     }
     vcl_step(ctx, "kill -9 at once, restart");
     vcl_crash_restart(ctx);
@@ -276,8 +272,6 @@ static void send_all_or_nothing(vcl_ctx *ctx)
     vtc_device *bob1 = vcl_account(ctx, "bob");
     vtc_device *bob2 = vcl_link(ctx, bob1);
     vtc_device *dev[3] = {bob1, bob2, alice2};
-    const uint32_t r12[] = {1, 2}, s2[] = {2};
-    vtc_send_buf *b = alloc(ctx, sizeof *b);
     uint8_t mids[N][16];
     bool seen[3][N];
     Ventra__V1__Event *ev[N];
@@ -287,11 +281,7 @@ static void send_all_or_nothing(vcl_ctx *ctx)
     vcl_step(ctx, "%d sends written back to back, kill -9 without waiting", N);
     vtc_disconnect(bob2);
     vtc_disconnect(alice2);
-    for (int i = 0; i < N; i++) {
-        vtc_random16(mids[i]);
-        vtc_send_build(b, bob1->username, r12, 2, s2, 1, "n", mids[i], NULL);
-        vtc_send_request(alice1->c, &b->req);
-    }
+    write_sends(ctx, alice1, bob1, "n", mids, NULL, N);
     vcl_crash_restart(ctx);
 
     for (int k = 0; k < 3; k++) {
@@ -321,7 +311,7 @@ static void send_all_or_nothing(vcl_ctx *ctx)
         vcl_step(ctx, "retry of send %d (%s): duplicate %s", j,
                  all ? "stored" : "not stored", all ? "true" : "false");
         vtc_expect_sent(
-            vtc_send_lists(alice1, bob1->username, r12, 2, s2, 1, "n", mids[j], NULL),
+            vtc_send_lists(alice1, bob1->username, both, 2, self2, 1, "n", mids[j], NULL),
             all);
         if (all)
             stored++;
@@ -352,7 +342,7 @@ static void unacked_redelivered(vcl_ctx *ctx)
     {
         Ventra__V1__Event *e = vtc_expect_message(bob, 5000);
 
-        vcl_defer(ctx, free_event, e);
+        vcl_hold_event(ctx, e);
         vtc_check_message(e->message, alice, bob->username, mid, NULL, "u", t);
         s2 = e->message->seq;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/crypto.h"
 #include "ventra/err.h"
@@ -17,92 +18,9 @@
 
 #define P(name) VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_##name
 
-static const char *code_name(int code)
-{
-    const char *n = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return n ? n : "unknown code";
-}
-
-static void expect_code(vcl_ctx *ctx, Ventra__V1__Response *r, int want, const char *what)
-{
-    vcl_check_code(ctx, vtc_take_code(r), want, what);
-}
-
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
-static Ventra__V1__Response *keep(vcl_ctx *ctx, Ventra__V1__Response *r)
-{
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
-    return r;
-}
-
-static void free_identity(void *p)
-{
-    vt_identity_free(p);
-}
-
-static vt_identity *identity(vcl_ctx *ctx)
-{
-    vt_identity *id = vtc_new_identity();
-
-    vcl_defer(ctx, free_identity, id);
-    return id;
-}
-
-static void free_msg(void *p)
-{
-    vtc_ws_msg_free(p);
-    free(p);
-}
-
-static vtc_ws_msg *new_msg(vcl_ctx *ctx)
-{
-    vtc_ws_msg *m = calloc(1, sizeof *m);
-
-    VCL_CHECK(ctx, m != NULL, "out of memory");
-    vcl_defer(ctx, free_msg, m);
-    return m;
-}
-
-static void challenge(vcl_ctx *ctx, vtc_client *c, int purpose, uint8_t nonce[32])
-{
-    VCL_CHECK(ctx, vtc_challenge(c, purpose, nonce),
-              "GetChallenge(%d) gave no 32-byte nonce", purpose);
-}
-
-/* An encoded Frame{request{id, ping{nonce}}}. */
-static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
-{
-    uint8_t body[16];
-    size_t n = 0;
-
-    body[n++] = 0x08;
-    n += vtc_pb_varint(body + n, nonce);
-    return vtc_raw_request(out, cap, id, VT_RPC_PING, body, n);
-}
-
 static void send_raw(vcl_ctx *ctx, vtc_client *c, const void *data, size_t len)
 {
     VCL_CHECK(ctx, vtc_ws_send(vtc_client_ws(c), 2, data, len, 1), "write failed");
-}
-
-/* A Ping on |c| is answered: the connection still serves (and the count of
- * bad frames in a row is reset, WIRE-27). */
-static void expect_ping_ok(vcl_ctx *ctx, vtc_client *c)
-{
-    Ventra__V1__Response *r = vtc_rpc_ping(c, 0xabcdef);
-    bool ok = r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
-              r->ping->nonce == 0xabcdef;
-    int code = vtc_error_code(r);
-
-    vtc_response_free(r);
-    VCL_CHECK(ctx, ok, "Ping: got %s (close code %d), want its PingResponse",
-              code_name(code), vtc_client_close_code(c));
 }
 
 /* Sends |len| raw bytes; the next Response must be the error |code| with
@@ -110,14 +28,8 @@ static void expect_ping_ok(vcl_ctx *ctx, vtc_client *c)
 static void expect_raw_error(vcl_ctx *ctx, vtc_client *c, const void *data, size_t len,
                              uint32_t id, int code, const char *what)
 {
-    Ventra__V1__Response *r = keep(ctx, vtc_call_raw(c, data, len));
+    Ventra__V1__Response *r = vcl_expect_raw_error(ctx, c, data, len, id, code, what);
 
-    VCL_CHECK(ctx, r != NULL, "%s: no response (close code %d), want %s", what,
-              vtc_client_close_code(c), code_name(code));
-    vcl_check_code(ctx, vtc_error_code(r), code, what);
-    VCL_CHECK(ctx, r->id == id, "%s: response id %u, want %u", what, r->id, id);
-    VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY__NOT_SET,
-              "%s: an error with a body", what);
     VCL_CHECK(ctx, r->error->retry_after_ms == 0, "%s: retry_after_ms %u, want 0", what,
               r->error->retry_after_ms);
 }
@@ -149,7 +61,7 @@ static void request_id_zero(vcl_ctx *ctx)
 {
     static const uint8_t zero[] = {0x0a, 0x04, 0x08, 0x00, 0x5a, 0x00};
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     vtc_device *w = vcl_account(ctx, "idzwatch");
     uint8_t buf[256], key[32], nonce[32], sig[64];
     Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
@@ -158,18 +70,18 @@ static void request_id_zero(vcl_ctx *ctx)
     size_t n;
 
     vcl_step(ctx, "a Ping without an id field");
-    n = ping_frame(buf, sizeof buf, 0, 5);
+    n = vcl_ping_frame(buf, sizeof buf, 0, 5);
     expect_raw_error(ctx, c, buf, n, 0, VT_ERR_DUPLICATE_REQUEST_ID, "Ping of id 0");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     vcl_step(ctx, "a Ping with an explicit id 0 on the wire");
     expect_raw_error(ctx, c, zero, sizeof zero, 0, VT_ERR_DUPLICATE_REQUEST_ID,
                      "Ping of id 0");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
 
     vcl_step(ctx, "a valid Register of id 0 is not executed");
     VCL_CHECK(ctx, vtc_server_info(c, key), "GetServerInfo failed");
     vtc_username(user, "idzero");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(id, key, nonce, 32, user, vt_identity_public(id), sig);
     reg.username = user;
     reg.identity_key = vtc_bin(vt_identity_public(id), 32);
@@ -187,14 +99,14 @@ static void request_id_zero(vcl_ctx *ctx)
         ventra__v1__frame__pack(&f, buf);
     }
     expect_raw_error(ctx, c, buf, n, 0, VT_ERR_DUPLICATE_REQUEST_ID, "Register of id 0");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
-                "ListDevices after it");
-    expect_code(ctx, vtc_rpc_list_devices(w->c, user), VT_ERR_NOT_FOUND,
-                "ListDevices of the name");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices after it");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(w->c, user), VT_ERR_NOT_FOUND,
+                    "ListDevices of the name");
     vcl_step(ctx, "the same Register with an id registers (its nonce was not consumed)");
     req.id = 77;
     {
-        Ventra__V1__Response *r = keep(ctx, vtc_call(c, &req));
+        Ventra__V1__Response *r = vcl_keep(ctx, vtc_call(c, &req));
 
         VCL_CODE(ctx, vtc_error_code(r), 0);
         VCL_CHECK(ctx, r->id == 77, "response id %u, want 77", r->id);
@@ -208,7 +120,7 @@ static void duplicate_in_flight(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
     uint8_t a[64], b[64];
-    size_t na = ping_frame(a, sizeof a, 7, 1), nb = ping_frame(b, sizeof b, 7, 2);
+    size_t na = vcl_ping_frame(a, sizeof a, 7, 1), nb = vcl_ping_frame(b, sizeof b, 7, 2);
     Ventra__V1__Response *r1, *r2, *r3;
     int dup = 0;
 
@@ -217,15 +129,15 @@ static void duplicate_in_flight(vcl_ctx *ctx)
                  round);
         send_raw(ctx, c, a, na);
         send_raw(ctx, c, b, nb);
-        r1 = keep(ctx, vtc_wait_response(c, 7, 5000));
-        r2 = keep(ctx, vtc_wait_response(c, 7, 5000));
+        r1 = vcl_keep(ctx, vtc_wait_response(c, 7, 5000));
+        r2 = vcl_keep(ctx, vtc_wait_response(c, 7, 5000));
         VCL_CHECK(ctx, r1 != NULL && r2 != NULL, "want two responses of id 7, got %d",
                   (r1 != NULL) + (r2 != NULL));
         VCL_CHECK(
             ctx, r1->body_case == VENTRA__V1__RESPONSE__BODY_PING && r1->ping->nonce == 1,
             "the first response is not Ping(1) (%s): the request in flight must be "
             "unaffected",
-            code_name(vtc_error_code(r1)));
+            vcl_code_name(vtc_error_code(r1)));
         if (vtc_error_code(r2) == VT_ERR_DUPLICATE_REQUEST_ID) {
             VCL_CHECK(ctx, r2->body_case == VENTRA__V1__RESPONSE__BODY__NOT_SET,
                       "DUPLICATE_REQUEST_ID with a body");
@@ -235,12 +147,12 @@ static void duplicate_in_flight(vcl_ctx *ctx)
                       r2->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
                           r2->ping->nonce == 2,
                       "the second response is %s, want DUPLICATE_REQUEST_ID or Ping(2)",
-                      code_name(vtc_error_code(r2)));
+                      vcl_code_name(vtc_error_code(r2)));
         }
         r3 = vtc_wait_response(c, 7, 100);
         vtc_response_free(r3);
         VCL_CHECK(ctx, r3 == NULL, "a third response of id 7");
-        expect_ping_ok(ctx, c);
+        vcl_expect_ping_ok(ctx, c, 0xabcdef);
     }
     (void)dup; /* how many were refused depends on the server's timing */
 }
@@ -261,7 +173,7 @@ static void one_response_per_request(vcl_ctx *ctx)
 
         switch (i % 4) {
         case 0:
-            n = ping_frame(buf, sizeof buf, 100 + i, i);
+            n = vcl_ping_frame(buf, sizeof buf, 100 + i, i);
             want[i] = 0;
             break;
         case 1:
@@ -285,7 +197,7 @@ static void one_response_per_request(vcl_ctx *ctx)
         Ventra__V1__Response *r;
 
         vcl_step(ctx, "the response of request %u", 100 + i);
-        r = keep(ctx, vtc_wait_response(c, 100 + i, 5000));
+        r = vcl_keep(ctx, vtc_wait_response(c, 100 + i, 5000));
         VCL_CHECK(ctx, r != NULL, "request %u was not answered (close code %d)", 100 + i,
                   vtc_client_close_code(c));
         vcl_check_code(ctx, vtc_error_code(r), want[i], "the response");
@@ -293,7 +205,7 @@ static void one_response_per_request(vcl_ctx *ctx)
     vcl_step(ctx, "no second response to any of them");
     {
         Ventra__V1__Response *r =
-            vtc_call_raw(c, buf, ping_frame(buf, sizeof buf, 999, 9));
+            vtc_call_raw(c, buf, vcl_ping_frame(buf, sizeof buf, 999, 9));
         uint32_t id = r ? r->id : 0;
 
         vtc_response_free(r);
@@ -309,9 +221,9 @@ static void inflight_limit(vcl_ctx *ctx)
 
     vcl_step(ctx, "MAX_INFLIGHT_REQUESTS Pings sent without waiting");
     for (uint32_t i = 1; i <= MAX; i++)
-        send_raw(ctx, c, buf, ping_frame(buf, sizeof buf, i, 1000 + i));
+        send_raw(ctx, c, buf, vcl_ping_frame(buf, sizeof buf, i, 1000 + i));
     for (uint32_t i = 1; i <= MAX; i++) {
-        Ventra__V1__Response *r = keep(ctx, vtc_wait_response(c, i, 5000));
+        Ventra__V1__Response *r = vcl_keep(ctx, vtc_wait_response(c, i, 5000));
 
         VCL_CHECK(ctx, r != NULL, "Ping %u was not answered (close code %d)", i,
                   vtc_client_close_code(c));
@@ -319,13 +231,13 @@ static void inflight_limit(vcl_ctx *ctx)
                   r->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
                       r->ping->nonce == 1000 + i,
                   "Ping %u of %d in flight: got %s, want its PingResponse", i, MAX,
-                  code_name(vtc_error_code(r)));
+                  vcl_code_name(vtc_error_code(r)));
     }
     vcl_step(ctx, "MAX_INFLIGHT_REQUESTS + 8 Pings sent without waiting");
     for (uint32_t i = 1; i <= OVER; i++)
-        send_raw(ctx, c, buf, ping_frame(buf, sizeof buf, 100 + i, i));
+        send_raw(ctx, c, buf, vcl_ping_frame(buf, sizeof buf, 100 + i, i));
     for (uint32_t i = 1; i <= OVER; i++) {
-        Ventra__V1__Response *r = keep(ctx, vtc_wait_response(c, 100 + i, 5000));
+        Ventra__V1__Response *r = vcl_keep(ctx, vtc_wait_response(c, 100 + i, 5000));
 
         VCL_CHECK(ctx, r != NULL, "Ping %u was not answered (close code %d)", 100 + i,
                   vtc_client_close_code(c));
@@ -341,7 +253,7 @@ static void inflight_limit(vcl_ctx *ctx)
         VCL_CHECK(ctx, i > MAX, "Ping %u of the first %d refused", i, MAX);
     }
     vcl_step(ctx, "the connection still serves");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
 }
 
 /* ---- The order of checks, unknown RPCs, the gate (WIRE-26, WIRE-38, WIRE-50) --------
@@ -349,50 +261,47 @@ static void inflight_limit(vcl_ctx *ctx)
 
 static void check_order(vcl_ctx *ctx)
 {
+    /* Each request: |id|, |method| (0: no body) whose body is a string field 1
+     * of |len| bytes (0: empty), refused with |code| on an unauthenticated
+     * connection. */
+    static const struct {
+        const char *step;
+        uint32_t id, method;
+        size_t len;
+        int code;
+    } order[] = {
+        {"id 0 and no body: step 5 before 8", 0, 0, 0, VT_ERR_DUPLICATE_REQUEST_ID},
+        {"id 0 and a private RPC before authentication: step 5 before 9", 0,
+         VT_RPC_LIST_DEVICES, 0, VT_ERR_DUPLICATE_REQUEST_ID},
+        {"id 0 and a username over its bound: step 5 before 11", 0, VT_RPC_REGISTER, 33,
+         VT_ERR_DUPLICATE_REQUEST_ID},
+        {"an unknown RPC before authentication: step 8 before 9", 5, 99, 0,
+         VT_ERR_UNKNOWN_RPC},
+        {"ListDevices of a 33-byte name before authentication: step 9 before 11", 6,
+         VT_RPC_LIST_DEVICES, 33, VT_ERR_UNAUTHENTICATED},
+        {"Register of a malformed 33-byte name, no challenge: step 11 before 12", 7,
+         VT_RPC_REGISTER, 33, VT_ERR_TOO_LARGE},
+        {"Resume of a 513-byte token: step 11 before 12", 8, VT_RPC_RESUME,
+         VT_MAX_TOKEN_LEN + 1, VT_ERR_TOO_LARGE},
+    };
     vtc_client *c = vcl_client(ctx);
     vtc_device *d = vcl_account(ctx, "order");
     uint8_t body[600];
     char big[600];
-    size_t n;
 
     memset(big, 'A', sizeof big);
-    vcl_step(ctx, "id 0 and no body: step 5 before 8");
-    expect_request_error(ctx, c, 0, 0, NULL, 0, VT_ERR_DUPLICATE_REQUEST_ID,
-                         "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx, "id 0 and a private RPC before authentication: step 5 before 9");
-    expect_request_error(ctx, c, 0, VT_RPC_LIST_DEVICES, NULL, 0,
-                         VT_ERR_DUPLICATE_REQUEST_ID, "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx, "id 0 and a username over its bound: step 5 before 11");
-    n = pb_string(body, 1, big, 33);
-    expect_request_error(ctx, c, 0, VT_RPC_REGISTER, body, n, VT_ERR_DUPLICATE_REQUEST_ID,
-                         "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx, "an unknown RPC before authentication: step 8 before 9");
-    expect_request_error(ctx, c, 5, 99, NULL, 0, VT_ERR_UNKNOWN_RPC, "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx,
-             "ListDevices of a 33-byte name before authentication: step 9 before 11");
-    n = pb_string(body, 1, big, 33);
-    expect_request_error(ctx, c, 6, VT_RPC_LIST_DEVICES, body, n, VT_ERR_UNAUTHENTICATED,
-                         "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx,
-             "Register of a malformed 33-byte name, no challenge: step 11 before 12");
-    n = pb_string(body, 1, big, 33);
-    expect_request_error(ctx, c, 7, VT_RPC_REGISTER, body, n, VT_ERR_TOO_LARGE,
-                         "the request");
-    expect_ping_ok(ctx, c);
-    vcl_step(ctx, "Resume of a 513-byte token: step 11 before 12");
-    n = pb_string(body, 1, big, VT_MAX_TOKEN_LEN + 1);
-    expect_request_error(ctx, c, 8, VT_RPC_RESUME, body, n, VT_ERR_TOO_LARGE,
-                         "the request");
-    expect_ping_ok(ctx, c);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        size_t n = order[i].len ? pb_string(body, 1, big, order[i].len) : 0;
+
+        vcl_step(ctx, "%s", order[i].step);
+        expect_request_error(ctx, c, order[i].id, order[i].method, n ? body : NULL, n,
+                             order[i].code, "the request");
+        vcl_expect_ping_ok(ctx, c, 0xabcdef);
+    }
     vcl_step(ctx, "authenticated: ListDevices of a malformed 33-byte name");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-                VT_ERR_TOO_LARGE, "ListDevices");
-    expect_ping_ok(ctx, d->c);
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                    VT_ERR_TOO_LARGE, "ListDevices");
+    vcl_expect_ping_ok(ctx, d->c, 0xabcdef);
 }
 
 static void unknown_rpc(vcl_ctx *ctx)
@@ -417,7 +326,7 @@ static void unknown_rpc(vcl_ctx *ctx)
             expect_request_error(
                 ctx, c, id, bodies[i].method, (const uint8_t *)"\x08\x01",
                 bodies[i].method == 1000 ? 2 : 0, VT_ERR_UNKNOWN_RPC, "the request");
-            expect_ping_ok(ctx, c);
+            vcl_expect_ping_ok(ctx, c, 0xabcdef);
         }
     }
 }
@@ -433,17 +342,17 @@ static void unauthenticated_gate(vcl_ctx *ctx)
         vcl_step(ctx, "RPC %u before authentication", private_rpcs[i]);
         expect_request_error(ctx, c, 100 + (uint32_t)i, private_rpcs[i], NULL, 0,
                              VT_ERR_UNAUTHENTICATED, "the request");
-        expect_ping_ok(ctx, c);
+        vcl_expect_ping_ok(ctx, c, 0xabcdef);
     }
     vcl_step(ctx, "the public RPCs pass the gate");
-    expect_code(ctx, vtc_rpc_server_info(c), 0, "GetServerInfo");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_expect_code(ctx, vtc_rpc_server_info(c), 0, "GetServerInfo");
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     vcl_step(ctx, "after Resume the same connection passes it");
     {
         vtc_device *d = vcl_account(ctx, "gate");
 
-        expect_code(ctx, vtc_rpc_resume(c, d->token), 0, "Resume");
-        expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
+        vcl_expect_code(ctx, vtc_rpc_resume(c, d->token), 0, "Resume");
+        vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), 0, "ListDevices");
     }
 }
 
@@ -485,10 +394,11 @@ static void check_shape(vcl_ctx *ctx, const Ventra__V1__Response *r, int want,
     VCL_CHECK(ctx, code >= 1 && code < 100, "%s: the local code %d on the wire", what,
               code);
     VCL_CHECK(ctx, code == VT_ERR_RATE_LIMITED || r->error->retry_after_ms == 0,
-              "%s: %s with retry_after_ms %u, want 0", what, code_name(code),
+              "%s: %s with retry_after_ms %u, want 0", what, vcl_code_name(code),
               r->error->retry_after_ms);
     VCL_CHECK(ctx, code == VT_ERR_STALE_DEVICES || r->error->n_stale == 0,
-              "%s: %s with %zu stale entries", what, code_name(code), r->error->n_stale);
+              "%s: %s with %zu stale entries", what, vcl_code_name(code),
+              r->error->n_stale);
     msg = r->error->message ? r->error->message : "";
     VCL_CHECK(ctx, strlen(msg) <= VT_MAX_ERROR_MESSAGE_LEN,
               "%s: Error.message of %zu bytes > MAX_ERROR_MESSAGE_LEN", what,
@@ -501,7 +411,7 @@ static void error_shape(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
     vtc_device *d = vcl_account(ctx, "shape"), *t = vcl_account(ctx, "shapetaken");
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     uint8_t buf[64], nonce[32], sig[64] = {0}, rnd[32];
     char big[40];
     size_t n;
@@ -512,28 +422,28 @@ static void error_shape(vcl_ctx *ctx)
 #define SHAPE(call, want, what)                                                          \
     do {                                                                                 \
         vcl_step(ctx, "%s", what);                                                       \
-        check_shape(ctx, keep(ctx, call), want, what);                                   \
+        check_shape(ctx, vcl_keep(ctx, call), want, what);                               \
     } while (0)
     SHAPE(vtc_call_raw(c, "\xff\xff", 2), VT_ERR_MALFORMED_FRAME, "a malformed frame");
     SHAPE(vtc_call_raw(c, "", 0), VT_ERR_UNKNOWN_FRAME_KIND, "an empty frame");
-    n = ping_frame(buf, sizeof buf, 0, 1);
+    n = vcl_ping_frame(buf, sizeof buf, 0, 1);
     SHAPE(vtc_call_raw(c, buf, n), VT_ERR_DUPLICATE_REQUEST_ID, "request id 0");
     n = vtc_raw_request(buf, sizeof buf, 3, 99, NULL, 0);
     SHAPE(vtc_call_raw(c, buf, n), VT_ERR_UNKNOWN_RPC, "an unknown RPC");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     SHAPE(vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
           "ListDevices unauthenticated");
     SHAPE(vtc_rpc_get_challenge(c, 0), VT_ERR_INVALID_ARGUMENT, "GetChallenge(0)");
     SHAPE(vtc_rpc_resume(c, big), VT_ERR_BAD_TOKEN, "Resume with garbage");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     SHAPE(vtc_rpc_login(c, big, 1, rnd, 32, sig, 64), VT_ERR_TOO_LARGE,
           "Login of a 33-byte name");
     SHAPE(vtc_rpc_login(c, d->username, 1, rnd, 32, sig, 64), VT_ERR_BAD_CHALLENGE,
           "Login with no challenge");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     SHAPE(vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64), VT_ERR_BAD_SIGNATURE,
           "Login with a zero signature");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(id, d->server_key, nonce, 32, t->username, vt_identity_public(id),
                       sig);
     SHAPE(
@@ -596,7 +506,7 @@ static void no_secrets_in_messages(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "secret"), *t = vcl_account(ctx, "secrettaken");
     vtc_client *c = vcl_client(ctx);
-    vt_identity *mallory = identity(ctx);
+    vt_identity *mallory = vcl_identity(ctx);
     uint8_t nonce[32], sig[64];
     char tok[600];
     size_t len = strlen(d->token);
@@ -606,7 +516,7 @@ static void no_secrets_in_messages(vcl_ctx *ctx)
 #define NO_LEAK(resp, want, what, ...)                                                   \
     do {                                                                                 \
         const uint8_t *s_[] = {__VA_ARGS__};                                             \
-        r = keep(ctx, resp);                                                             \
+        r = vcl_keep(ctx, resp);                                                         \
         vcl_step(ctx, "%s", what);                                                       \
         vcl_check_code(ctx, vtc_error_code(r), want, what);                              \
         m = r->error->message ? r->error->message : "";                                  \
@@ -618,19 +528,19 @@ static void no_secrets_in_messages(vcl_ctx *ctx)
                   "%s: Error.message '%s' holds another account's key", what, m);        \
     } while (0)
 
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     vtc_sign_login(mallory, d->server_key, nonce, 32, d->username, 1, sig);
     NO_LEAK(vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64), VT_ERR_BAD_SIGNATURE,
             "Login with a forged signature", nonce, sig);
     NO_LEAK(vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64), VT_ERR_BAD_CHALLENGE,
             "Login with a used nonce", nonce, sig);
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(mallory, d->server_key, nonce, 32, t->username,
                       vt_identity_public(mallory), sig);
     NO_LEAK(vtc_rpc_register(c, t->username, vt_identity_public(mallory), 32, nonce, 32,
                              sig, 64),
             VT_ERR_ALREADY_EXISTS, "Register of a taken name", nonce, sig);
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     NO_LEAK(vtc_rpc_register(c, t->username, vt_identity_public(mallory), 32, nonce, 31,
                              sig, 64),
             VT_ERR_INVALID_ARGUMENT, "Register with a 31-byte nonce", nonce, sig);
@@ -638,7 +548,7 @@ static void no_secrets_in_messages(vcl_ctx *ctx)
     tok[len - 3] = tok[len - 3] == 'A' ? 'B' : 'A';
     NO_LEAK(vtc_rpc_resume(c, tok), VT_ERR_BAD_TOKEN, "Resume with an altered token",
             nonce, sig);
-    challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
+    vcl_challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
     vtc_sign_delete_account(mallory, d->server_key, nonce, 32, d->username, 1, sig);
     NO_LEAK(vtc_rpc_delete_account(d->c, nonce, 32, sig, 64), VT_ERR_BAD_SIGNATURE,
             "DeleteAccount with a forged signature", nonce, sig);
@@ -656,7 +566,7 @@ static void failed_request_no_effect(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "noeff");
     vtc_client *c = vcl_client(ctx);
-    vt_identity *mallory = identity(ctx), *nid = identity(ctx);
+    vt_identity *mallory = vcl_identity(ctx), *nid = vcl_identity(ctx);
     uint8_t nonce[32], sig[64];
     char user[33];
     Ventra__V1__Response *r;
@@ -664,34 +574,39 @@ static void failed_request_no_effect(vcl_ctx *ctx)
 
     vtc_username(user, "noeffnew");
     vcl_step(ctx, "a Register with a forged signature creates no account");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vtc_sign_register(mallory, d->server_key, nonce, 32, user, vt_identity_public(nid),
                       sig);
-    expect_code(
+    vcl_expect_code(
         ctx, vtc_rpc_register(c, user, vt_identity_public(nid), 32, nonce, 32, sig, 64),
         VT_ERR_BAD_SIGNATURE, "Register");
-    expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(d->c, user), VT_ERR_NOT_FOUND,
+                    "ListDevices");
     vcl_step(ctx, "a failed Login neither authenticates nor replaces the device");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     vtc_sign_login(mallory, d->server_key, nonce, 32, d->username, 1, sig);
-    expect_code(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64),
-                VT_ERR_BAD_SIGNATURE, "Login");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
-    expect_code(ctx, vtc_rpc_ping(d->c, 1), 0, "Ping on the device's connection");
+    vcl_expect_code(ctx, vtc_rpc_login(c, d->username, 1, nonce, 32, sig, 64),
+                    VT_ERR_BAD_SIGNATURE, "Login");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_ping(d->c, 1), 0, "Ping on the device's connection");
     e = vtc_wait_event(d->c, VENTRA__V1__EVENT__BODY_SESSION_ENDED, 200);
     vtc_event_free(e);
     VCL_CHECK(ctx, e == NULL, "the device's connection was ended by a failed Login");
     vcl_step(ctx, "a failed Resume does not authenticate");
-    expect_code(ctx, vtc_rpc_resume(c, "x.y.z"), VT_ERR_BAD_TOKEN, "Resume");
-    expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED, "ListDevices");
+    vcl_expect_code(ctx, vtc_rpc_resume(c, "x.y.z"), VT_ERR_BAD_TOKEN, "Resume");
+    vcl_expect_code(ctx, vtc_rpc_list_devices(c, ""), VT_ERR_UNAUTHENTICATED,
+                    "ListDevices");
     vcl_step(ctx, "a refused AddDevice uses no device id");
     vtc_sign_link(mallory, d->server_key, d->username, 1, vt_identity_public(nid), sig);
-    expect_code(ctx, vtc_rpc_add_device(d->c, vt_identity_public(nid), 32, "x", sig, 64),
-                VT_ERR_BAD_SIGNATURE, "AddDevice with a forged signature");
-    expect_code(ctx, vtc_rpc_remove_device(d->c, 2), VT_ERR_NOT_FOUND,
-                "RemoveDevice of device 2");
+    vcl_expect_code(ctx,
+                    vtc_rpc_add_device(d->c, vt_identity_public(nid), 32, "x", sig, 64),
+                    VT_ERR_BAD_SIGNATURE, "AddDevice with a forged signature");
+    vcl_expect_code(ctx, vtc_rpc_remove_device(d->c, 2), VT_ERR_NOT_FOUND,
+                    "RemoveDevice of device 2");
     vtc_sign_link(d->id, d->server_key, d->username, 1, vt_identity_public(nid), sig);
-    r = keep(ctx, vtc_rpc_add_device(d->c, vt_identity_public(nid), 32, "x", sig, 64));
+    r = vcl_keep(ctx,
+                 vtc_rpc_add_device(d->c, vt_identity_public(nid), 32, "x", sig, 64));
     VCL_CODE(ctx, vtc_error_code(r), 0);
     VCL_CHECK(ctx, r->add_device->device_id == 2,
               "AddDevice after the refused ones gave device %u, want 2",
@@ -741,7 +656,7 @@ static void consecutive_errors(vcl_ctx *ctx)
 
             expect_raw_error(ctx, c, buf, n, id, code, "a bad frame");
         }
-        expect_ping_ok(ctx, c);
+        vcl_expect_ping_ok(ctx, c, 0xabcdef);
     }
     vcl_step(ctx, "MAX_CONSECUTIVE_ERRORS bad frames in a row, each answered");
     c = vcl_client(ctx);
@@ -755,7 +670,7 @@ static void consecutive_errors(vcl_ctx *ctx)
     VCL_CHECK(ctx, close == 0 || close == 1008,
               "closed with %d after MAX_CONSECUTIVE_ERRORS bad frames, want 1008", close);
     vcl_step(ctx, "a new connection is served");
-    expect_ping_ok(ctx, vcl_client(ctx));
+    vcl_expect_ping_ok(ctx, vcl_client(ctx), 0xabcdef);
 }
 
 /* SM-102: after its close frame a server sends nothing: the bad frames
@@ -766,7 +681,7 @@ static void no_frames_after_close(vcl_ctx *ctx)
     enum { PINGS = 4 };
     vtc_client *c = vcl_client(ctx);
     vtc_ws *ws = vtc_client_ws(c);
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     uint8_t buf[64];
     uint32_t id;
     int code, before = 0, pings = 0;
@@ -777,7 +692,7 @@ static void no_frames_after_close(vcl_ctx *ctx)
     for (int i = 0; i < (int)VT_MAX_CONSECUTIVE_ERRORS + 4; i++)
         send_raw(ctx, c, buf, bad_frame(buf, sizeof buf, i, &id, &code));
     for (uint32_t i = 0; i < PINGS; i++)
-        send_raw(ctx, c, buf, ping_frame(buf, sizeof buf, 900 + i, i));
+        send_raw(ctx, c, buf, vcl_ping_frame(buf, sizeof buf, 900 + i, i));
     deadline = vtc_now_ms() + 5000;
     for (;;) {
         vtc_ws_msg_free(m);
@@ -811,7 +726,7 @@ static void no_frames_after_close(vcl_ctx *ctx)
         break;
     }
     vcl_step(ctx, "a new connection is served");
-    expect_ping_ok(ctx, vcl_client(ctx));
+    vcl_expect_ping_ok(ctx, vcl_client(ctx), 0xabcdef);
 }
 
 VCL_CASES(

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/err.h"
 #include "vt_constants.h"
@@ -24,31 +25,11 @@ typedef struct group_want {
     uint64_t revision;
 } group_want;
 
-static const char *code_str(int code)
-{
-    const char *s = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return s != NULL ? s : "an unknown code";
-}
-
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
-static void free_event(void *p)
-{
-    vtc_event_free(p);
-}
-
 /* |r| freed after the case; a group RPC answered ERROR_UNKNOWN_RPC makes
  * the case UNIMPLEMENTED. */
 static Ventra__V1__Response *held(vcl_ctx *ctx, Ventra__V1__Response *r, const char *rpc)
 {
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
-    if (vtc_error_code(r) == VT_ERR_UNKNOWN_RPC)
-        vcl_unimplemented(ctx, "%s answered ERROR_UNKNOWN_RPC", rpc);
+    vcl_unimplemented_if_unknown(ctx, vtc_error_code(vcl_keep(ctx, r)), rpc);
     return r;
 }
 
@@ -71,7 +52,7 @@ static void expect_body(vcl_ctx *ctx, const Ventra__V1__Response *r, int body,
     int got = r != NULL ? (int)r->body_case : 0;
 
     VCL_CHECK(ctx, code == 0 && got == body, "%s answered %s (body %d), want body %d",
-              rpc, code_str(code), got, body);
+              rpc, vcl_code_name(code), got, body);
 }
 
 static Ventra__V1__Response *create_group(vtc_device *d, const char *const *members,
@@ -266,7 +247,7 @@ __attribute__((sentinel)) static void expect_changed(vcl_ctx *ctx, const uint8_t
             vcl_failf(ctx, "%s: no GroupChangedEvent (revision %llu) within 5 s",
                       d->username, (unsigned long long)w->revision);
         }
-        vcl_defer(ctx, free_event, e);
+        vcl_hold_event(ctx, e);
         vcl_step(ctx, "%s's GroupChangedEvent of revision %llu by %s", d->username,
                  (unsigned long long)w->revision, changed_by);
         VCL_CHECK(ctx, strcmp(e->group_changed->changed_by, changed_by) == 0,
@@ -296,7 +277,7 @@ static void expect_group_message(vcl_ctx *ctx, vtc_device *d, const vtc_device *
 {
     Ventra__V1__Event *e = vtc_expect_message(d, 5000);
 
-    vcl_defer(ctx, free_event, e);
+    vcl_hold_event(ctx, e);
     vtc_check_message(e->message, from, recipient, mid, gid, content, 0);
     VCL_CHECK(ctx, vtc_ack(d, &e->message->seq, 1) == 1, "the Ack deleted nothing");
 }
@@ -713,7 +694,7 @@ static void group_send(vcl_ctx *ctx)
         Ventra__V1__Response *r;
         int code;
 
-        vcl_step(ctx, "check %s: %s", refused[i].what, code_str(refused[i].want));
+        vcl_step(ctx, "check %s: %s", refused[i].what, vcl_code_name(refused[i].want));
         r = send_group(refused[i].from, refused[i].recipient, refused[i].r, refused[i].nr,
                        refused[i].s, refused[i].ns, "g", refused[i].mid, refused[i].gid,
                        refused[i].gid_len);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/err.h"
 #include "vt_constants.h"
@@ -16,67 +17,11 @@
 
 #define P(name) VENTRA__V1__CHALLENGE_PURPOSE__CHALLENGE_PURPOSE_##name
 
-static const char *code_name(int code)
-{
-    const char *n = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return n ? n : "unknown code";
-}
-
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
-static Ventra__V1__Response *keep(vcl_ctx *ctx, Ventra__V1__Response *r)
-{
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
-    return r;
-}
-
-static void free_msg(void *p)
-{
-    vtc_ws_msg_free(p);
-    free(p);
-}
-
-static vtc_ws_msg *new_msg(vcl_ctx *ctx)
-{
-    vtc_ws_msg *m = calloc(1, sizeof *m);
-
-    VCL_CHECK(ctx, m != NULL, "out of memory");
-    vcl_defer(ctx, free_msg, m);
-    return m;
-}
-
-static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
-{
-    uint8_t body[16];
-    size_t n = 0;
-
-    body[n++] = 0x08;
-    n += vtc_pb_varint(body + n, nonce);
-    return vtc_raw_request(out, cap, id, VT_RPC_PING, body, n);
-}
-
-static void expect_ping_ok(vcl_ctx *ctx, vtc_client *c)
-{
-    Ventra__V1__Response *r = vtc_rpc_ping(c, 0xabcdef);
-    bool ok = r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
-              r->ping->nonce == 0xabcdef;
-    int code = vtc_error_code(r);
-
-    vtc_response_free(r);
-    VCL_CHECK(ctx, ok, "Ping: got %s (close code %d), want its PingResponse",
-              code_name(code), vtc_client_close_code(c));
-}
-
 /* A fresh client registers and pings: the server still serves. */
 static void expect_serving(vcl_ctx *ctx)
 {
     vcl_step(ctx, "a fresh client is served");
-    expect_ping_ok(ctx, vcl_account(ctx, "alive")->c);
+    vcl_expect_ping_ok(ctx, vcl_account(ctx, "alive")->c, 0xabcdef);
 }
 
 /* Sends |len| raw bytes; the next Response must be the error |code| with
@@ -84,15 +29,28 @@ static void expect_serving(vcl_ctx *ctx)
 static void expect_refused(vcl_ctx *ctx, vtc_client *c, const void *data, size_t len,
                            uint32_t id, int code, const char *what)
 {
-    Ventra__V1__Response *r = keep(ctx, vtc_call_raw(c, data, len));
+    vcl_expect_raw_error(ctx, c, data, len, id, code, what);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
+}
 
-    VCL_CHECK(ctx, r != NULL, "%s: no response (close code %d), want %s", what,
-              vtc_client_close_code(c), code_name(code));
-    vcl_check_code(ctx, vtc_error_code(r), code, what);
-    VCL_CHECK(ctx, r->id == id, "%s: response id %u, want %u", what, r->id, id);
-    VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY__NOT_SET,
-              "%s: an error with a body", what);
-    expect_ping_ok(ctx, c);
+/* A message of |n| raw bytes that is not a valid Frame. */
+typedef struct raw_input {
+    const char *what;
+    uint8_t b[12];
+    size_t n;
+} raw_input;
+
+/* Each of the |n| inputs |in|, on one connection, is refused with |code|
+ * (id 0) and the connection still serves; then a fresh client is served. */
+static void expect_all_refused(vcl_ctx *ctx, const raw_input *in, size_t n, int code)
+{
+    vtc_client *c = vcl_client(ctx);
+
+    for (size_t i = 0; i < n; i++) {
+        vcl_step(ctx, "%s", in[i].what);
+        expect_refused(ctx, c, in[i].b, in[i].n, 0, code, in[i].what);
+    }
+    expect_serving(ctx);
 }
 
 /* ---- Messages that are no Frame (WIRE-23, WIRE-24) -----------------------------------
@@ -100,11 +58,7 @@ static void expect_refused(vcl_ctx *ctx, vtc_client *c, const void *data, size_t
 
 static void garbage_malformed(vcl_ctx *ctx)
 {
-    static const struct {
-        const char *what;
-        uint8_t b[12];
-        size_t n;
-    } junk[] = {
+    static const raw_input junk[] = {
         {"a runaway varint", {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 8},
         {"a varint of 11 bytes",
          {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
@@ -120,21 +74,15 @@ static void garbage_malformed(vcl_ctx *ctx)
          {0x0a, 0x08, 0x08, 0x80, 0x80, 0x80, 0x80, 0x10, 0x5a, 0x00},
          10},
     };
-    vtc_client *c = vcl_client(ctx);
 
-    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
-        vcl_step(ctx, "%s", junk[i].what);
-        expect_refused(ctx, c, junk[i].b, junk[i].n, 0, VT_ERR_MALFORMED_FRAME,
-                       junk[i].what);
-    }
-    expect_serving(ctx);
+    expect_all_refused(ctx, junk, sizeof junk / sizeof junk[0], VT_ERR_MALFORMED_FRAME);
 }
 
 static void truncated_malformed(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
     uint8_t buf[64];
-    size_t n = ping_frame(buf, sizeof buf, 9, 0x112233445566ull);
+    size_t n = vcl_ping_frame(buf, sizeof buf, 9, 0x112233445566ull);
 
     for (size_t cut = 1; cut < n; cut++) {
         vcl_step(ctx, "a Ping frame of %zu bytes cut to %zu", n, n - cut);
@@ -145,24 +93,15 @@ static void truncated_malformed(vcl_ctx *ctx)
 
 static void unknown_frame_kind(vcl_ctx *ctx)
 {
-    static const struct {
-        const char *what;
-        uint8_t b[8];
-        size_t n;
-    } frames[] = {
+    static const raw_input frames[] = {
         {"an empty message", {0}, 0},
         {"a response", {0x12, 0x02, 0x08, 0x05}, 4},
         {"an event", {0x1a, 0x00}, 2},
         {"only an unknown field 4", {0x20, 0x01}, 2},
     };
-    vtc_client *c = vcl_client(ctx);
 
-    for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
-        vcl_step(ctx, "%s", frames[i].what);
-        expect_refused(ctx, c, frames[i].b, frames[i].n, 0, VT_ERR_UNKNOWN_FRAME_KIND,
-                       frames[i].what);
-    }
-    expect_serving(ctx);
+    expect_all_refused(ctx, frames, sizeof frames / sizeof frames[0],
+                       VT_ERR_UNKNOWN_FRAME_KIND);
 }
 
 /* ---- Unknown fields (WIRE-22, SPEC-3)
@@ -180,7 +119,7 @@ static void unknown_fields_ignored(vcl_ctx *ctx)
     Ventra__V1__Response *r;
 
     vcl_step(ctx, "a Ping with unknown fields at three levels, its body twice");
-    r = keep(ctx, vtc_call_raw(c, f, sizeof f));
+    r = vcl_keep(ctx, vtc_call_raw(c, f, sizeof f));
     VCL_CHECK(ctx, r != NULL, "no response (close code %d)", vtc_client_close_code(c));
     VCL_CHECK(ctx, r->id == 21, "response id %u, want 21", r->id);
     VCL_CODE(ctx, vtc_error_code(r), 0);
@@ -212,7 +151,7 @@ static void unknown_fields_ignored(vcl_ctx *ctx)
         memcpy(body + n, "xyz", 3);
         n += 3;
         n = vtc_raw_request(frame, sizeof frame, 31, VT_RPC_REGISTER, body, n);
-        r = keep(ctx, vtc_call_raw(c, frame, n));
+        r = vcl_keep(ctx, vtc_call_raw(c, frame, n));
         VCL_CHECK(ctx, r != NULL && r->id == 31, "no response of id 31");
         VCL_CODE(ctx, vtc_error_code(r), 0);
         VCL_CHECK(ctx, r->body_case == VENTRA__V1__RESPONSE__BODY_REGISTER_ACCOUNT,
@@ -240,15 +179,15 @@ static void field_over_bound(vcl_ctx *ctx)
     vcl_check_code(
         ctx, vtc_take_code(vtc_rpc_register(c, name33, zeros, 32, nonce, 32, zeros, 64)),
         VT_ERR_TOO_LARGE, "Register");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     vcl_step(ctx, "Login of a 33-byte name");
     vcl_check_code(ctx, vtc_take_code(vtc_rpc_login(c, name33, 1, nonce, 32, zeros, 64)),
                    VT_ERR_TOO_LARGE, "Login");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     vcl_step(ctx, "Resume of a 513-byte token");
     vcl_check_code(ctx, vtc_take_code(vtc_rpc_resume(c, tok513)), VT_ERR_TOO_LARGE,
                    "Resume");
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     vcl_step(ctx, "a 32-byte name is within bounds: Register gets as far as the nonce");
     name33[32] = '\0';
     id = vtc_new_identity();
@@ -259,12 +198,12 @@ static void field_over_bound(vcl_ctx *ctx)
         vt_identity_free(id);
         vcl_check_code(ctx, code, VT_ERR_BAD_CHALLENGE, "Register of a 32-byte name");
     }
-    expect_ping_ok(ctx, c);
+    vcl_expect_ping_ok(ctx, c, 0xabcdef);
     vcl_step(ctx, "authenticated: ListDevices of a 33-byte name");
     name33[32] = 'a';
     vcl_check_code(ctx, vtc_take_code(vtc_rpc_list_devices(d->c, name33)),
                    VT_ERR_TOO_LARGE, "ListDevices");
-    expect_ping_ok(ctx, d->c);
+    vcl_expect_ping_ok(ctx, d->c, 0xabcdef);
     vcl_step(ctx, "AddDevice with a device name of MAX_DEVICE_NAME_LEN + 1 bytes");
     {
         char name65[66];
@@ -275,7 +214,7 @@ static void field_over_bound(vcl_ctx *ctx)
             ctx, vtc_take_code(vtc_rpc_add_device(d->c, zeros, 32, name65, zeros, 64)),
             VT_ERR_TOO_LARGE, "AddDevice");
     }
-    expect_ping_ok(ctx, d->c);
+    vcl_expect_ping_ok(ctx, d->c, 0xabcdef);
     expect_serving(ctx);
 }
 
@@ -340,7 +279,7 @@ static size_t ws_frame(uint8_t *raw, uint8_t first, const uint8_t *payload, size
 static void ws_protocol_errors(vcl_ctx *ctx)
 {
     uint8_t ping[64], big[200], raw[600];
-    size_t np = ping_frame(ping, sizeof ping, 3, 3), fl = 0;
+    size_t np = vcl_ping_frame(ping, sizeof ping, 3, 3), fl = 0;
     char failed[1024] = "";
 
     memset(big, 'p', sizeof big);
@@ -401,7 +340,7 @@ static void unmasked_frame_refused(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
     uint8_t ping[64], raw[96];
-    size_t np = ping_frame(ping, sizeof ping, 3, 3),
+    size_t np = vcl_ping_frame(ping, sizeof ping, 3, 3),
            o = ws_frame(raw, 0x82, ping, np, true);
     Ventra__V1__Response *r;
     int code;
@@ -414,7 +353,7 @@ static void unmasked_frame_refused(vcl_ctx *ctx)
     VCL_CHECK(ctx, r == NULL,
               "the unmasked frame was answered (%s), want the connection "
               "failed with 1002",
-              code_name(code));
+              vcl_code_name(code));
     code = vtc_wait_close(c, 2000);
     VCL_CHECK(ctx, code == 1002 || code == -1, "close code %d (0: still open), want 1002",
               code);
@@ -428,7 +367,7 @@ static void compressed_not_inflated(vcl_ctx *ctx)
     vtc_ws_opts deflate = {.extensions = "permessage-deflate"};
     /* Frame{request{id 3, ping{}}} deflated (RFC 7692: the tail 00 00 ff ff cut). */
     static const uint8_t deflated[] = {0xe2, 0x62, 0xe1, 0x60, 0x8e, 0x62, 0x00, 0x00};
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     uint8_t raw[64];
     size_t o;
     int status;

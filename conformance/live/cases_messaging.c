@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/err.h"
 #include "vt_constants.h"
@@ -22,36 +23,6 @@
      VTC_EVENT(VENTRA__V1__EVENT__BODY_SESSION_ENDED))
 
 static const uint32_t device1[] = {1};
-
-static const char *code_str(int code)
-{
-    const char *s = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return s != NULL ? s : "an unknown code";
-}
-
-static void free_event(void *p)
-{
-    vtc_event_free(p);
-}
-
-/* |e|, freed after the case (so that a failed check on it leaks nothing). */
-static Ventra__V1__Event *hold(vcl_ctx *ctx, Ventra__V1__Event *e)
-{
-    if (e != NULL)
-        vcl_defer(ctx, free_event, e);
-    return e;
-}
-
-/* Memory freed after the case. */
-static void *alloc(vcl_ctx *ctx, size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-
-    VCL_CHECK(ctx, p != NULL, "out of memory");
-    vcl_defer(ctx, free, p);
-    return p;
-}
 
 /* A send between two accounts of one device each: the envelope for device
  * 1. Returns the server time. */
@@ -71,7 +42,7 @@ static void send_many(vcl_ctx *ctx, vtc_device *from, const char *to, const uint
                       size_t nr, const uint32_t *s, size_t ns, size_t n,
                       uint8_t (*mids)[16], uint64_t *times, size_t depth)
 {
-    vtc_send_buf *b = alloc(ctx, sizeof *b);
+    vtc_send_buf *b = vcl_alloc(ctx, sizeof *b);
     uint32_t ids[VT_MAX_INFLIGHT_REQUESTS] = {0};
     size_t sent = 0, done = 0;
 
@@ -103,7 +74,7 @@ static void send_many(vcl_ctx *ctx, vtc_device *from, const char *to, const uint
         VCL_CHECK(ctx, ok && !dup && t > 0,
                   "send %zu of %zu: got %s%s, want a SendResponse with duplicate false "
                   "and a server time",
-                  done + 1, n, code_str(code), dup ? " (duplicate true)" : "");
+                  done + 1, n, vcl_code_name(code), dup ? " (duplicate true)" : "");
         if (times != NULL)
             times[done] = t;
         done++;
@@ -155,7 +126,7 @@ static uint64_t expect_delivered(vcl_ctx *ctx, vtc_device *d, const vtc_device *
                                  const char *recipient, const uint8_t *mid,
                                  const char *content, uint64_t time_ms)
 {
-    Ventra__V1__Event *e = hold(ctx, vtc_expect_message(d, 5000));
+    Ventra__V1__Event *e = vcl_hold_event(ctx, vtc_expect_message(d, 5000));
 
     vtc_check_message(e->message, from, recipient, mid, NULL, content, time_ms);
     return e->message->seq;
@@ -176,10 +147,10 @@ static void expect_relayed(vtc_device *from, vtc_device *to, const char *text)
 static Ventra__V1__Event **read_messages(vcl_ctx *ctx, vtc_device *d, size_t want, int ms)
 {
     int64_t deadline = vtc_now_ms() + ms;
-    Ventra__V1__Event **ev = alloc(ctx, want * sizeof *ev);
+    Ventra__V1__Event **ev = vcl_alloc(ctx, want * sizeof *ev);
 
     for (size_t i = 0; i < want; i++) {
-        ev[i] = hold(ctx, next_message(d, vtc_left_ms(deadline)));
+        ev[i] = vcl_hold_event(ctx, next_message(d, vtc_left_ms(deadline)));
         VCL_CHECK(ctx, ev[i] != NULL, "%s/%u: %zu of %zu MessageEvents within %d ms",
                   d->username, d->device_id, i, want, ms);
     }
@@ -234,20 +205,13 @@ static void check_stale(vcl_ctx *ctx, const Ventra__V1__StaleDevices *st,
               id_list(c, sizeof c, missing, nm), id_list(d, sizeof d, extra, nx));
 }
 
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
 /* Asserts that |r| is STALE_DEVICES with |n| entries; |r| is freed after
  * the case. */
 static Ventra__V1__Response *expect_stale_n(vcl_ctx *ctx, Ventra__V1__Response *r,
                                             size_t n)
 {
-    int code = vtc_error_code(r);
+    int code = vtc_error_code(vcl_keep(ctx, r));
 
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
     VCL_CODE(ctx, code, VT_ERR_STALE_DEVICES);
     VCL_CHECK(ctx, r->error->n_stale == n, "STALE_DEVICES with %zu entries, want %zu",
               r->error->n_stale, n);
@@ -742,7 +706,7 @@ static void pipelined_sends_answered_once(vcl_ctx *ctx)
     vtc_device *alice = vcl_account(ctx, "alice");
     vtc_device *bob = vcl_account(ctx, "bob");
     vtc_ws *ws = vtc_client_ws(alice->c);
-    vtc_send_buf *b = alloc(ctx, sizeof *b);
+    vtc_send_buf *b = vcl_alloc(ctx, sizeof *b);
     vtc_ws_msg m = {0};
     uint8_t mids[N][16];
     unsigned answers[N] = {0};
@@ -821,7 +785,7 @@ static void pipelined_sends_answered_once(vcl_ctx *ctx)
                   id - 1000 + 1 == N ? body == VENTRA__V1__RESPONSE__BODY_PING
                                      : body == VENTRA__V1__RESPONSE__BODY_SEND,
                   "request %u answered %s (body %d), want its own response type", id,
-                  code_str(code), body);
+                  vcl_code_name(code), body);
     }
     for (uint32_t i = 0; i < N; i++)
         VCL_CHECK(ctx, answers[i] == 1, "request %u answered %u times, want once",
@@ -896,7 +860,7 @@ static void ephemeral_send(vcl_ctx *ctx)
         t = vtc_expect_sent(
             vtc_send_lists(alice, bob1->username, r12, 2, NULL, 0, "typing", e_mid, &eph),
             false);
-        check_ephemeral(ctx, hold(ctx, vtc_expect_message(bob1, 5000)), alice,
+        check_ephemeral(ctx, vcl_hold_event(ctx, vtc_expect_message(bob1, 5000)), alice,
                         bob1->username, e_mid, "typing|r1", t);
     }
 
@@ -935,8 +899,8 @@ static void ephemeral_outside_window(vcl_ctx *ctx)
     vtc_device *bob = vcl_account(ctx, "bob");
     uint32_t window = push_window(ctx, alice->c);
     size_t total = window + 5;
-    uint8_t(*mids)[16] = alloc(ctx, total * 16);
-    uint64_t *seqs = alloc(ctx, total * sizeof *seqs);
+    uint8_t(*mids)[16] = vcl_alloc(ctx, total * 16);
+    uint64_t *seqs = vcl_alloc(ctx, total * sizeof *seqs);
     const vtc_send_opts eph = {.ephemeral = true};
     uint8_t e_mid[16];
     Ventra__V1__Event *e;
@@ -959,7 +923,7 @@ static void ephemeral_outside_window(vcl_ctx *ctx)
     vtc_expect_sent(
         vtc_send_lists(alice, bob->username, device1, 1, NULL, 0, "typing", e_mid, &eph),
         false);
-    e = hold(ctx, vtc_expect_message(bob, 5000));
+    e = vcl_hold_event(ctx, vtc_expect_message(bob, 5000));
     VCL_CHECK(ctx, e->message->seq == 0,
               "the next message has seq %llu: more than push_window %u stored messages "
               "were pushed unacknowledged (DELIV-43), or the ephemeral one took a seq",
@@ -993,7 +957,7 @@ static void ack_invalid(vcl_ctx *ctx)
     vtc_device *alice = vcl_account(ctx, "alice");
     vtc_device *bob = vcl_account(ctx, "bob");
     uint64_t zero = 0, pair[2], s;
-    uint64_t *big = alloc(ctx, (VT_MAX_ACK_BATCH + 1) * sizeof *big);
+    uint64_t *big = vcl_alloc(ctx, (VT_MAX_ACK_BATCH + 1) * sizeof *big);
     uint8_t mid[16];
     int n;
 
@@ -1068,7 +1032,7 @@ static void send_ack_bodies(vcl_ctx *ctx)
     if (code == VT_ERR_UNKNOWN_RPC)
         vcl_unimplemented(ctx, "Send answered ERROR_UNKNOWN_RPC");
     VCL_CHECK(ctx, body == VENTRA__V1__RESPONSE__BODY_SEND,
-              "Send answered %s, body %d, want body send (%d)", code_str(code), body,
+              "Send answered %s, body %d, want body send (%d)", vcl_code_name(code), body,
               VENTRA__V1__RESPONSE__BODY_SEND);
 
     vcl_step(ctx, "Ack");
@@ -1080,7 +1044,7 @@ static void send_ack_bodies(vcl_ctx *ctx)
     if (code == VT_ERR_UNKNOWN_RPC)
         vcl_unimplemented(ctx, "Ack answered ERROR_UNKNOWN_RPC");
     VCL_CHECK(ctx, body == VENTRA__V1__RESPONSE__BODY_ACK,
-              "Ack answered %s, body %d, want body ack (%d)", code_str(code), body,
+              "Ack answered %s, body %d, want body ack (%d)", vcl_code_name(code), body,
               VENTRA__V1__RESPONSE__BODY_ACK);
 }
 
@@ -1124,9 +1088,9 @@ static void push_window_respected(vcl_ctx *ctx)
     vtc_device *bob = vcl_account(ctx, "bob");
     uint32_t window = push_window(ctx, alice->c);
     size_t total = window + 36, got, n;
-    uint8_t(*sent)[16] = alloc(ctx, total * 16);
-    uint8_t(*recv)[16] = alloc(ctx, total * 16);
-    uint64_t *seqs = alloc(ctx, total * sizeof *seqs);
+    uint8_t(*sent)[16] = vcl_alloc(ctx, total * 16);
+    uint8_t(*recv)[16] = vcl_alloc(ctx, total * 16);
+    uint64_t *seqs = vcl_alloc(ctx, total * sizeof *seqs);
     Ventra__V1__Event **ev;
     int del;
 
@@ -1179,8 +1143,8 @@ static void ack_before_push(vcl_ctx *ctx)
     vtc_device *bob = vcl_account(ctx, "bob");
     uint32_t window = push_window(ctx, alice->c);
     size_t total = window + 20, rest;
-    uint8_t(*mids)[16] = alloc(ctx, total * 16);
-    uint64_t *seqs = alloc(ctx, window * sizeof *seqs);
+    uint8_t(*mids)[16] = vcl_alloc(ctx, total * 16);
+    uint64_t *seqs = vcl_alloc(ctx, window * sizeof *seqs);
     uint64_t range[VT_MAX_ACK_BATCH], top;
     int del, del2;
     size_t after = 0;
@@ -1254,7 +1218,7 @@ static void content_byte_identical(vcl_ctx *ctx)
     vtc_device *bob1 = vcl_account(ctx, "bob");
     vtc_device *bob2 = vcl_link(ctx, bob1);
     size_t len = VT_MAX_CONTENT_SIZE;
-    uint8_t *c1 = alloc(ctx, len), *c2 = alloc(ctx, len), mid[16];
+    uint8_t *c1 = vcl_alloc(ctx, len), *c2 = vcl_alloc(ctx, len), mid[16];
     Ventra__V1__Request req = VENTRA__V1__REQUEST__INIT;
     Ventra__V1__SendRequest send = VENTRA__V1__SEND_REQUEST__INIT;
     Ventra__V1__OutgoingEnvelope env[2], *ep[2] = {&env[0], &env[1]};
@@ -1296,7 +1260,7 @@ static void content_byte_identical(vcl_ctx *ctx)
         vcl_step(ctx, "bob/%d gets its content byte for byte", i + 1);
         if (i == 1)
             VCL_CODE(ctx, vtc_login(bob2, vcl_port(ctx)), 0);
-        e = hold(ctx, vtc_expect_message(dev[i], 5000));
+        e = vcl_hold_event(ctx, vtc_expect_message(dev[i], 5000));
         VCL_CHECK(ctx, e->message->content.len == len, "content of %zu bytes, want %zu",
                   e->message->content.len, len);
         for (size_t k = 0; k < len && diff == len; k++)
@@ -1387,7 +1351,7 @@ static void queue_full(vcl_ctx *ctx)
 {
     vtc_device *alice = vcl_account(ctx, "filler");
     vtc_device *bob = vcl_account(ctx, "sink");
-    uint8_t(*mids)[16] = alloc(ctx, (size_t)VT_MAX_QUEUE_DEPTH * sizeof *mids);
+    uint8_t(*mids)[16] = vcl_alloc(ctx, (size_t)VT_MAX_QUEUE_DEPTH * sizeof *mids);
     Ventra__V1__Event *e;
     uint64_t seq;
 
@@ -1402,7 +1366,7 @@ static void queue_full(vcl_ctx *ctx)
     VCL_CODE(ctx, send_code(alice, bob, true), 0);
     vcl_step(ctx, "bob acks one message");
     VCL_CODE(ctx, vtc_login(bob, vcl_port(ctx)), 0);
-    e = hold(ctx, next_message(bob, 10000));
+    e = vcl_hold_event(ctx, next_message(bob, 10000));
     VCL_CHECK(ctx, e != NULL, "no MessageEvent came to bob");
     seq = e->message->seq;
     VCL_CHECK(ctx, vtc_ack(bob, &seq, 1) == 1, "the Ack deleted no message");

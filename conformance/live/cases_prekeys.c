@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/crypto.h"
 #include "ventra/err.h"
@@ -16,42 +17,12 @@
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static void free_response(void *p)
-{
-    vtc_response_free(p);
-}
-
-static void free_identity(void *p)
-{
-    vt_identity_free(p);
-}
-
-static const char *code_name(int code)
-{
-    const char *name = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return name != NULL ? name : "unknown code";
-}
-
-static Ventra__V1__Response *keep(vcl_ctx *ctx, Ventra__V1__Response *r)
-{
-    if (r != NULL)
-        vcl_defer(ctx, free_response, r);
-    return r;
-}
-
 /* Asserts that |r| succeeded with body |body|; freed after the case. */
 static Ventra__V1__Response *ok_body(vcl_ctx *ctx, Ventra__V1__Response *r, int body,
                                      const char *what)
 {
-    int code = vtc_error_code(keep(ctx, r));
-
-    if (code == VT_ERR_UNKNOWN_RPC)
-        vcl_unimplemented(ctx, "%s answered ERROR_UNKNOWN_RPC", what);
-    VCL_CHECK(ctx, code == 0, "%s: got %s, want success", what, code_name(code));
-    VCL_CHECK(ctx, (int)r->body_case == body, "%s: answered body %d, want body %d", what,
-              (int)r->body_case, body);
-    return r;
+    vcl_unimplemented_if_unknown(ctx, vtc_error_code(vcl_keep(ctx, r)), what);
+    return vcl_expect_body(ctx, r, body, what);
 }
 
 /* Asserts that |r| is answered with the error |want|; frees |r|. */
@@ -59,10 +30,8 @@ static void expect_code(vcl_ctx *ctx, Ventra__V1__Response *r, int want, const c
 {
     int got = vtc_take_code(r);
 
-    if (got == VT_ERR_UNKNOWN_RPC)
-        vcl_unimplemented(ctx, "%s answered ERROR_UNKNOWN_RPC", what);
-    VCL_CHECK(ctx, got == want, "%s: got %s, want %s", what, code_name(got),
-              code_name(want));
+    vcl_unimplemented_if_unknown(ctx, got, what);
+    vcl_check_code(ctx, got, want, what);
 }
 
 /* One-time prekeys of an upload: ids and random 32-byte public keys, freed
@@ -415,7 +384,7 @@ static void upload_id_conflict(vcl_ctx *ctx)
 static void upload_bad_signature(vcl_ctx *ctx)
 {
     vtc_device *bob = vcl_account(ctx, "bob");
-    vt_identity *other = vtc_new_identity();
+    vt_identity *other = vcl_identity(ctx);
     spk_msg spk, lr, wrong_spk, wrong_lr, spk_as_lr, lr_as_spk;
     otk_set *a;
     const struct {
@@ -433,7 +402,6 @@ static void upload_bad_signature(vcl_ctx *ctx)
         {"a signed prekey signed with LABEL_LAST_RESORT", &lr_as_spk.msg, &lr.msg, true},
     };
 
-    vcl_defer(ctx, free_identity, other);
     a = otk_new(ctx, 10, 5);
     spk_init(ctx, &spk, bob->id, 1, false);
     spk_init(ctx, &lr, bob->id, 2, true);
@@ -769,9 +737,9 @@ static void fetch_durable(vcl_ctx *ctx)
     vcl_crash_restart(ctx);
     vcl_step(ctx, "FetchBundles after the restart");
     rc = vtc_login(alice, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Login after the restart: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Login after the restart: got %s", vcl_code_name(rc));
     rc = vtc_login(bob, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Login after the restart: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Login after the restart: got %s", vcl_code_name(rc));
     got = fetch_one(ctx, alice, bob);
     VCL_CHECK(
         ctx, got == 101,
@@ -786,11 +754,10 @@ static void pending_device_no_bundle(vcl_ctx *ctx)
 {
     vtc_device *alice = vcl_account(ctx, "alice");
     vtc_device *bob = vcl_account(ctx, "bob");
-    vt_identity *id = vtc_new_identity();
+    vt_identity *id = vcl_identity(ctx);
     const uint32_t id2[] = {2};
     uint8_t sig[64];
 
-    vcl_defer(ctx, free_identity, id);
     stock(ctx, bob, 100, 2, 2);
     vcl_step(ctx, "AddDevice of device 2, pending");
     vtc_sign_link(bob->id, bob->server_key, bob->username, 1, vt_identity_public(id),
@@ -837,18 +804,18 @@ static void low_event_on_auth(vcl_ctx *ctx)
     vcl_step(ctx, "Login with PREKEY_LOW_WATERMARK - 1 stored");
     stock(ctx, bob, 1, low, low);
     rc = vtc_login(bob, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Login: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Login: got %s", vcl_code_name(rc));
     expect_low(ctx, bob, low, "after Login");
 
     vcl_step(ctx, "Resume with PREKEY_LOW_WATERMARK - 1 stored");
     rc = vtc_resume(bob, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Resume: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Resume: got %s", vcl_code_name(rc));
     expect_low(ctx, bob, low, "after Resume");
 
     vcl_step(ctx, "Login with PREKEY_LOW_WATERMARK stored, then a FetchBundles");
     stock(ctx, bob, 100, 1, VT_PREKEY_LOW_WATERMARK);
     rc = vtc_login(bob, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Login: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Login: got %s", vcl_code_name(rc));
     /* No event at this Login: the first one is the fetch's (WIRE-311). */
     VCL_CHECK(ctx, fetch_one(ctx, alice, bob) == 1, "not one-time prekey 1");
     expect_low(ctx, bob, low,
@@ -863,7 +830,7 @@ static void low_event_on_fetch(vcl_ctx *ctx)
 
     stock(ctx, bob, 1, VT_PREKEY_LOW_WATERMARK + 1, VT_PREKEY_LOW_WATERMARK + 1);
     rc = vtc_login(bob, vcl_port(ctx));
-    VCL_CHECK(ctx, rc == 0, "Login: got %s", code_name(rc));
+    VCL_CHECK(ctx, rc == 0, "Login: got %s", vcl_code_name(rc));
     vcl_step(ctx, "a FetchBundles leaving PREKEY_LOW_WATERMARK");
     VCL_CHECK(ctx, fetch_one(ctx, alice, bob) == 1, "not one-time prekey 1");
     vcl_step(ctx, "a FetchBundles leaving PREKEY_LOW_WATERMARK - 1");

@@ -8,25 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/err.h"
 #include "vt_constants.h"
-
-static const char *code_str(int code)
-{
-    const char *s = code < 0 ? "no response" : code == 0 ? "OK" : vt_err_name(code);
-
-    return s != NULL ? s : "an unknown code";
-}
-
-static void *alloc(vcl_ctx *ctx, size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-
-    VCL_CHECK(ctx, p != NULL, "out of memory");
-    vcl_defer(ctx, free, p);
-    return p;
-}
 
 /* The number of groups ListGroups lists for |d|. */
 static size_t group_count(vcl_ctx *ctx, vtc_device *d)
@@ -38,7 +23,7 @@ static size_t group_count(vcl_ctx *ctx, vtc_device *d)
     size_t n = code == 0 && r->list_groups != NULL ? r->list_groups->n_group_ids : 0;
 
     vtc_response_free(r);
-    VCL_CHECK(ctx, code == 0, "ListGroups answered %s", code_str(code));
+    VCL_CHECK(ctx, code == 0, "ListGroups answered %s", vcl_code_name(code));
     return n;
 }
 
@@ -71,7 +56,7 @@ static void refused_not_executed(vcl_ctx *ctx)
             vcl_unimplemented(ctx, "CreateGroup answered ERROR_UNKNOWN_RPC");
         VCL_CHECK(ctx, code == 0 || code == VT_ERR_RATE_LIMITED,
                   "CreateGroup %d answered %s, want OK or RATE_LIMITED", i + 1,
-                  code_str(code));
+                  vcl_code_name(code));
         VCL_CHECK(ctx, code == 0 || !body, "RATE_LIMITED came with a body");
         if (code == 0)
             created++;
@@ -95,8 +80,8 @@ static void hundred_requests_per_second(vcl_ctx *ctx)
 {
     enum { N = 100 };
     vtc_client *c = vcl_client(ctx);
-    Ventra__V1__Request *req = alloc(ctx, N * sizeof *req);
-    Ventra__V1__PingRequest *pr = alloc(ctx, N * sizeof *pr);
+    Ventra__V1__Request *req = vcl_alloc(ctx, N * sizeof *req);
+    Ventra__V1__PingRequest *pr = vcl_alloc(ctx, N * sizeof *pr);
     uint32_t ids[N];
     size_t sent = 0, done = 0;
     int64_t t0 = vtc_now_ms();
@@ -124,7 +109,7 @@ static void hundred_requests_per_second(vcl_ctx *ctx)
         VCL_CHECK(ctx, ok,
                   "Ping %zu of %d (%lld ms after the first) answered %s, want a "
                   "PingResponse",
-                  done + 1, N, (long long)(vtc_now_ms() - t0), code_str(code));
+                  done + 1, N, (long long)(vtc_now_ms() - t0), vcl_code_name(code));
         done++;
     }
 }
@@ -140,7 +125,7 @@ static void account_send_floor(vcl_ctx *ctx)
     vtc_device *bob = vcl_account(ctx, "bob");
     vtc_device *from[2] = {alice1, alice2};
     const uint32_t r1[] = {1};
-    vtc_send_buf *b = alloc(ctx, sizeof *b);
+    vtc_send_buf *b = vcl_alloc(ctx, sizeof *b);
     int64_t t0 = vtc_now_ms();
 
     for (int k = 0; k < 2; k++) {
@@ -170,7 +155,7 @@ static void account_send_floor(vcl_ctx *ctx)
                 "send %zu of alice/%d (%zu of the account, %lld ms after the first) "
                 "answered %s, want a SendResponse",
                 done + 1, k + 1, (size_t)k * PER_DEVICE + done + 1,
-                (long long)(vtc_now_ms() - t0), code_str(code));
+                (long long)(vtc_now_ms() - t0), vcl_code_name(code));
             done++;
         }
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "ventra/crypto.h"
 #include "ventra/err.h"
@@ -26,90 +27,16 @@ enum {
     IDLE_TIMEOUT = (int)VT_IDLE_TIMEOUT_S
 };
 
-/* The code of |r| against |want|, |r| freed first; |what| names the step. */
-static void expect_code(vcl_ctx *ctx, Ventra__V1__Response *r, int want, const char *what)
-{
-    vcl_check_code(ctx, vtc_take_code(r), want, what);
-}
-
-/* A GetChallenge(|purpose|) that must succeed: its nonce into |nonce|. */
-static void challenge(vcl_ctx *ctx, vtc_client *c, int purpose, uint8_t nonce[32])
-{
-    Ventra__V1__Response *r = vtc_rpc_get_challenge(c, purpose);
-    int code = vtc_error_code(r);
-    bool ok = code == 0 && r->body_case == VENTRA__V1__RESPONSE__BODY_GET_CHALLENGE &&
-              r->get_challenge->nonce.len == VT_CHALLENGE_NONCE_LEN;
-
-    if (ok)
-        memcpy(nonce, r->get_challenge->nonce.data, 32);
-    vtc_response_free(r);
-    VCL_CHECK(ctx, code == 0, "GetChallenge(%d): got %s, want a nonce", purpose,
-              code < 0 ? "no response" : vt_err_name(code));
-    VCL_CHECK(ctx, ok, "GetChallenge(%d): no GetChallengeResponse of a 32-byte nonce",
-              purpose);
-}
-
-static void server_key(vcl_ctx *ctx, vtc_client *c, uint8_t key[32])
-{
-    VCL_CHECK(ctx, vtc_server_info(c, key), "GetServerInfo gave no 32-byte server key");
-}
-
 /* Register of |user| with |id| on |c| signed over |nonce| (32 bytes). */
 static int register_code(vtc_client *c, const vt_identity *id, const uint8_t key[32],
                          const uint8_t *nonce, const char *user)
 {
-    uint8_t sig[64];
-
-    vtc_sign_register(id, key, nonce, 32, user, vt_identity_public(id), sig);
-    return vtc_take_code(
-        vtc_rpc_register(c, user, vt_identity_public(id), 32, nonce, 32, sig, 64));
-}
-
-static int login_code(vtc_client *c, const vt_identity *id, const uint8_t key[32],
-                      const uint8_t *nonce, const char *user, uint32_t dev)
-{
-    uint8_t sig[64];
-
-    vtc_sign_login(id, key, nonce, 32, user, dev, sig);
-    return vtc_take_code(vtc_rpc_login(c, user, dev, nonce, 32, sig, 64));
-}
-
-static void free_identity(void *p)
-{
-    vt_identity_free(p);
-}
-
-static vt_identity *identity(vcl_ctx *ctx)
-{
-    vt_identity *id = vtc_new_identity();
-
-    vcl_defer(ctx, free_identity, id);
-    return id;
-}
-
-static void free_response(void *p)
-{
-    vtc_response_free(p);
+    return vcl_register_code(c, id, key, nonce, user, user, vt_identity_public(id));
 }
 
 static void free_ifaddrs(void *p)
 {
     freeifaddrs(p);
-}
-
-static void free_msg(void *p)
-{
-    vtc_ws_msg_free(p);
-    free(p);
-}
-
-static vtc_ws_msg *new_msg(vcl_ctx *ctx)
-{
-    vtc_ws_msg *m = calloc(1, sizeof *m);
-
-    VCL_CHECK(ctx, m != NULL, "out of memory");
-    vcl_defer(ctx, free_msg, m);
-    return m;
 }
 
 /* ---- GetServerInfo (WIRE-100, WIRE-62, AUTH-9) ------------------------------- */
@@ -131,7 +58,7 @@ static void server_info(vcl_ctx *ctx)
     req.get_server_info = &body;
     r = vtc_call(a, &req);
     VCL_CHECK(ctx, r != NULL, "no response (close code %d)", vtc_client_close_code(a));
-    vcl_defer(ctx, free_response, r);
+    vcl_keep(ctx, r);
     VCL_CHECK(ctx, r->id == 4242, "response id %u, want 4242", r->id);
     VCL_CODE(ctx, vtc_error_code(r), 0);
     shape = r->body_case == VENTRA__V1__RESPONSE__BODY_GET_SERVER_INFO &&
@@ -169,9 +96,9 @@ static void server_info(vcl_ctx *ctx)
               "max_queue_depth %u, want >= %u", l.max_queue_depth, VT_MAX_QUEUE_DEPTH);
 
     vcl_step(ctx, "the same key on another connection, and again on the first");
-    server_key(ctx, b, again);
+    vcl_server_key(ctx, b, again);
     VCL_CHECK(ctx, memcmp(key, again, 32) == 0, "another connection got another key");
-    server_key(ctx, a, again);
+    vcl_server_key(ctx, a, again);
     VCL_CHECK(ctx, memcmp(key, again, 32) == 0, "a second call got another key");
 }
 
@@ -183,7 +110,7 @@ static void server_key_matches_key_file(vcl_ctx *ctx)
     vcl_server_keypair(ctx, pk, sk);
     vt_wipe(sk, sizeof sk);
     vcl_step(ctx, "GetServerInfo");
-    server_key(ctx, vcl_client(ctx), key);
+    vcl_server_key(ctx, vcl_client(ctx), key);
     VCL_CHECK(ctx, memcmp(pk, key, 32) == 0,
               "server_key is not the public key of --server-key-file");
 }
@@ -194,11 +121,11 @@ static void server_key_survives_restart(vcl_ctx *ctx)
     uint8_t before[32], after[32];
 
     vcl_step(ctx, "GetServerInfo");
-    server_key(ctx, vcl_client(ctx), before);
+    vcl_server_key(ctx, vcl_client(ctx), before);
     vcl_step(ctx, "kill -9 and restart the server");
     vcl_crash_restart(ctx);
     vcl_step(ctx, "GetServerInfo after the restart");
-    server_key(ctx, vcl_client(ctx), after);
+    vcl_server_key(ctx, vcl_client(ctx), after);
     VCL_CHECK(ctx, memcmp(before, after, 32) == 0,
               "the server key changed across a restart");
 }
@@ -242,7 +169,7 @@ static void check_response(vcl_ctx *ctx, Ventra__V1__Response *r, const uint8_t 
     bool bad;
 
     VCL_CHECK(ctx, r != NULL, "%s: no response", what);
-    vcl_defer(ctx, free_response, r);
+    vcl_keep(ctx, r);
     n = ventra__v1__response__get_packed_size(r);
     buf = malloc(n + 1);
     VCL_CHECK(ctx, buf != NULL, "out of memory");
@@ -339,7 +266,7 @@ static void ws_ping_answered(vcl_ctx *ctx)
     } pings[] = {{"an empty ping", NULL, 0},
                  {"a ping of 6 bytes", (const uint8_t *)"ventra", 6},
                  {"a ping of 125 bytes", big, sizeof big}};
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     vtc_device *d;
 
     memset(big, 0xa5, sizeof big);
@@ -416,7 +343,7 @@ static void challenge_nonces_random(vcl_ctx *ctx)
 
     vcl_step(ctx, "64 GetChallenge on two connections");
     for (int i = 0; i < N; i++)
-        challenge(ctx, c[i & 1], (i & 2) ? P(LOGIN) : P(REGISTER), nonces[i]);
+        vcl_challenge(ctx, c[i & 1], (i & 2) ? P(LOGIN) : P(REGISTER), nonces[i]);
     for (int i = 0; i < N; i++) {
         VCL_CHECK(ctx, memcmp(nonces[i], zero, 32) != 0, "nonce %d is all zero", i);
         for (int j = 0; j < i; j++)
@@ -437,11 +364,11 @@ static void challenge_purpose_checked(vcl_ctx *ctx)
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vcl_step(ctx, "GetChallenge(%d) before authentication", bad[i]);
-        expect_code(ctx, vtc_rpc_get_challenge(c, bad[i]), VT_ERR_INVALID_ARGUMENT,
-                    "GetChallenge");
+        vcl_expect_code(ctx, vtc_rpc_get_challenge(c, bad[i]), VT_ERR_INVALID_ARGUMENT,
+                        "GetChallenge");
         vcl_step(ctx, "GetChallenge(%d) after authentication", bad[i]);
-        expect_code(ctx, vtc_rpc_get_challenge(d->c, bad[i]), VT_ERR_INVALID_ARGUMENT,
-                    "GetChallenge");
+        vcl_expect_code(ctx, vtc_rpc_get_challenge(d->c, bad[i]), VT_ERR_INVALID_ARGUMENT,
+                        "GetChallenge");
     }
 }
 
@@ -453,44 +380,44 @@ static void challenge_auth_state(vcl_ctx *ctx)
     uint8_t nonce[32];
 
     vcl_step(ctx, "DELETE_ACCOUNT before authentication");
-    expect_code(ctx, vtc_rpc_get_challenge(c, P(DELETE_ACCOUNT)), VT_ERR_UNAUTHENTICATED,
-                "GetChallenge(DELETE_ACCOUNT)");
+    vcl_expect_code(ctx, vtc_rpc_get_challenge(c, P(DELETE_ACCOUNT)),
+                    VT_ERR_UNAUTHENTICATED, "GetChallenge(DELETE_ACCOUNT)");
     vcl_step(ctx, "LOGIN after authentication");
-    expect_code(ctx, vtc_rpc_get_challenge(d->c, P(LOGIN)), VT_ERR_PERMISSION_DENIED,
-                "GetChallenge(LOGIN)");
+    vcl_expect_code(ctx, vtc_rpc_get_challenge(d->c, P(LOGIN)), VT_ERR_PERMISSION_DENIED,
+                    "GetChallenge(LOGIN)");
     vcl_step(ctx, "REGISTER after authentication");
-    expect_code(ctx, vtc_rpc_get_challenge(d->c, P(REGISTER)), VT_ERR_PERMISSION_DENIED,
-                "GetChallenge(REGISTER)");
+    vcl_expect_code(ctx, vtc_rpc_get_challenge(d->c, P(REGISTER)),
+                    VT_ERR_PERMISSION_DENIED, "GetChallenge(REGISTER)");
     vcl_step(ctx, "DELETE_ACCOUNT after authentication");
-    challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
+    vcl_challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
     vcl_step(ctx, "LOGIN before authentication still works");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
 }
 
 /* AUTH-32: a new challenge of a purpose replaces the one before. */
 static void challenge_replaced(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     uint8_t key[32], n1[32], n2[32];
     char user[33];
     vtc_device *d = vcl_account(ctx, "chrepl");
 
     vtc_username(user, "chrepl");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     vcl_step(ctx, "two REGISTER challenges, Register with the first");
-    challenge(ctx, c, P(REGISTER), n1);
-    challenge(ctx, c, P(REGISTER), n2);
+    vcl_challenge(ctx, c, P(REGISTER), n1);
+    vcl_challenge(ctx, c, P(REGISTER), n2);
     vcl_check_code(ctx, register_code(c, id, key, n1, user), VT_ERR_BAD_CHALLENGE,
                    "Register with the replaced nonce");
     vcl_step(ctx, "two LOGIN challenges, Login with the first");
-    challenge(ctx, c, P(LOGIN), n1);
-    challenge(ctx, c, P(LOGIN), n2);
-    vcl_check_code(ctx, login_code(c, d->id, key, n1, d->username, 1),
+    vcl_challenge(ctx, c, P(LOGIN), n1);
+    vcl_challenge(ctx, c, P(LOGIN), n2);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, n1, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login with the replaced nonce");
     vcl_step(ctx, "a LOGIN challenge does not replace the REGISTER one");
-    challenge(ctx, c, P(REGISTER), n1);
-    challenge(ctx, c, P(LOGIN), n2);
+    vcl_challenge(ctx, c, P(REGISTER), n1);
+    vcl_challenge(ctx, c, P(LOGIN), n2);
     vcl_check_code(ctx, register_code(c, id, key, n1, user), 0,
                    "Register with the REGISTER nonce");
 }
@@ -500,42 +427,42 @@ static void challenge_replaced(vcl_ctx *ctx)
 static void challenge_single_use(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
-    vt_identity *id = identity(ctx), *mallory = identity(ctx);
+    vt_identity *id = vcl_identity(ctx), *mallory = vcl_identity(ctx);
     vtc_device *d = vcl_account(ctx, "chonce"), *taken = vcl_account(ctx, "chtaken");
     uint8_t key[32], nonce[32], rnd[32];
     char user[33];
 
     vtc_username(user, "chonce");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     VCL_CHECK(ctx, vt_random_bytes(rnd, 32) == VT_OK, "vt_random_bytes failed");
 
     vcl_step(ctx, "Register with a wrong nonce, then with the right one");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vcl_check_code(ctx, register_code(c, id, key, rnd, user), VT_ERR_BAD_CHALLENGE,
                    "Register with a nonce never issued");
     vcl_check_code(ctx, register_code(c, id, key, nonce, user), VT_ERR_BAD_CHALLENGE,
                    "Register with the nonce after a failed use");
 
     vcl_step(ctx, "Register of a taken name, then of a free one with that nonce");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     vcl_check_code(ctx, register_code(c, id, key, nonce, taken->username),
                    VT_ERR_ALREADY_EXISTS, "Register of a taken name");
     vcl_check_code(ctx, register_code(c, id, key, nonce, user), VT_ERR_BAD_CHALLENGE,
                    "Register with the nonce after ALREADY_EXISTS");
 
     vcl_step(ctx, "Login with a wrong signature, then the right one, one nonce");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, mallory, key, nonce, d->username, 1),
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, mallory, key, nonce, d->username, 1),
                    VT_ERR_BAD_SIGNATURE, "Login signed by another key");
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 1),
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login with the nonce after a failed use");
 
     vcl_step(ctx, "a successful Login's nonce, used again on a new connection's Login");
-    challenge(ctx, c, P(LOGIN), nonce);
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 1), 0, "Login");
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 1), 0, "Login");
     c = vcl_client(ctx);
-    challenge(ctx, c, P(LOGIN), rnd);
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 1),
+    vcl_challenge(ctx, c, P(LOGIN), rnd);
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "the used nonce on another connection");
     vcl_check_code(ctx, register_code(vcl_client(ctx), id, key, nonce, user),
                    VT_ERR_BAD_CHALLENGE, "the used nonce in a Register elsewhere");
@@ -545,29 +472,29 @@ static void challenge_single_use(vcl_ctx *ctx)
 static void challenge_bound(vcl_ctx *ctx)
 {
     vtc_client *a = vcl_client(ctx), *b = vcl_client(ctx);
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     vtc_device *d = vcl_account(ctx, "chbound");
     uint8_t key[32], na[32], nb[32];
     char user[33];
 
     vtc_username(user, "chbound");
-    server_key(ctx, a, key);
+    vcl_server_key(ctx, a, key);
     vcl_step(ctx, "A's REGISTER nonce in a Register on B (which holds its own)");
-    challenge(ctx, a, P(REGISTER), na);
-    challenge(ctx, b, P(REGISTER), nb);
+    vcl_challenge(ctx, a, P(REGISTER), na);
+    vcl_challenge(ctx, b, P(REGISTER), nb);
     vcl_check_code(ctx, register_code(b, id, key, na, user), VT_ERR_BAD_CHALLENGE,
                    "Register on B with A's nonce");
     vcl_step(ctx, "A's LOGIN nonce in a Login on B");
-    challenge(ctx, a, P(LOGIN), na);
-    challenge(ctx, b, P(LOGIN), nb);
-    vcl_check_code(ctx, login_code(b, d->id, key, na, d->username, 1),
+    vcl_challenge(ctx, a, P(LOGIN), na);
+    vcl_challenge(ctx, b, P(LOGIN), nb);
+    vcl_check_code(ctx, vcl_login_code(b, d->id, key, na, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login on B with A's nonce");
     vcl_step(ctx, "a REGISTER nonce in a Login");
-    challenge(ctx, a, P(REGISTER), na);
-    vcl_check_code(ctx, login_code(a, d->id, key, na, d->username, 1),
+    vcl_challenge(ctx, a, P(REGISTER), na);
+    vcl_check_code(ctx, vcl_login_code(a, d->id, key, na, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login with a REGISTER nonce");
     vcl_step(ctx, "a LOGIN nonce in a Register");
-    challenge(ctx, a, P(LOGIN), na);
+    vcl_challenge(ctx, a, P(LOGIN), na);
     vcl_check_code(ctx, register_code(a, id, key, na, user), VT_ERR_BAD_CHALLENGE,
                    "Register with a LOGIN nonce");
     vcl_step(ctx, "a DELETE_ACCOUNT nonce of A's device used by another device");
@@ -575,46 +502,46 @@ static void challenge_bound(vcl_ctx *ctx)
         vtc_device *e = vcl_account(ctx, "chbound2");
         uint8_t sig[64];
 
-        challenge(ctx, d->c, P(DELETE_ACCOUNT), na);
+        vcl_challenge(ctx, d->c, P(DELETE_ACCOUNT), na);
         vtc_sign_delete_account(e->id, key, na, 32, e->username, 1, sig);
-        expect_code(ctx, vtc_rpc_delete_account(e->c, na, 32, sig, 64),
-                    VT_ERR_BAD_CHALLENGE,
-                    "DeleteAccount with another connection's nonce");
+        vcl_expect_code(ctx, vtc_rpc_delete_account(e->c, na, 32, sig, 64),
+                        VT_ERR_BAD_CHALLENGE,
+                        "DeleteAccount with another connection's nonce");
     }
     vcl_step(ctx, "each connection's own nonce works");
-    challenge(ctx, b, P(REGISTER), nb);
+    vcl_challenge(ctx, b, P(REGISTER), nb);
     vcl_check_code(ctx, register_code(b, id, key, nb, user), 0, "Register on B");
 }
 
 /* AUTH-34: no challenge, or a nonce never issued. */
 static void challenge_unknown(vcl_ctx *ctx)
 {
-    vt_identity *id = identity(ctx);
+    vt_identity *id = vcl_identity(ctx);
     vtc_device *d = vcl_account(ctx, "chunk");
     uint8_t key[32], rnd[32], nonce[32], sig[64];
     char user[33];
     vtc_client *c = vcl_client(ctx);
 
     vtc_username(user, "chunk");
-    server_key(ctx, c, key);
+    vcl_server_key(ctx, c, key);
     VCL_CHECK(ctx, vt_random_bytes(rnd, 32) == VT_OK, "vt_random_bytes failed");
     vcl_step(ctx, "Register and Login with no challenge on the connection");
     vcl_check_code(ctx, register_code(c, id, key, rnd, user), VT_ERR_BAD_CHALLENGE,
                    "Register without a challenge");
-    vcl_check_code(ctx, login_code(c, d->id, key, rnd, d->username, 1),
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, rnd, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login without a challenge");
     vcl_step(ctx, "DeleteAccount with no challenge");
     vtc_sign_delete_account(d->id, key, rnd, 32, d->username, 1, sig);
-    expect_code(ctx, vtc_rpc_delete_account(d->c, rnd, 32, sig, 64), VT_ERR_BAD_CHALLENGE,
-                "DeleteAccount without a challenge");
+    vcl_expect_code(ctx, vtc_rpc_delete_account(d->c, rnd, 32, sig, 64),
+                    VT_ERR_BAD_CHALLENGE, "DeleteAccount without a challenge");
     vcl_step(ctx, "nonces differing in one bit from the one issued");
-    challenge(ctx, c, P(REGISTER), nonce);
+    vcl_challenge(ctx, c, P(REGISTER), nonce);
     nonce[31] ^= 1;
     vcl_check_code(ctx, register_code(c, id, key, nonce, user), VT_ERR_BAD_CHALLENGE,
                    "Register with the last bit flipped");
-    challenge(ctx, c, P(LOGIN), nonce);
+    vcl_challenge(ctx, c, P(LOGIN), nonce);
     nonce[0] ^= 0x80;
-    vcl_check_code(ctx, login_code(c, d->id, key, nonce, d->username, 1),
+    vcl_check_code(ctx, vcl_login_code(c, d->id, key, nonce, d->username, 1),
                    VT_ERR_BAD_CHALLENGE, "Login with the first bit flipped");
 }
 
@@ -627,14 +554,14 @@ static void challenge_expires(vcl_ctx *ctx)
     int code;
 
     vcl_step(ctx, "GetChallenge(DELETE_ACCOUNT), then CHALLENGE_TTL_S + 2 s");
-    challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
+    vcl_challenge(ctx, d->c, P(DELETE_ACCOUNT), nonce);
     code = vtc_wait_close(d->c, (CHALLENGE_TTL + 2) * 1000);
     VCL_CHECK(ctx, code == 0, "the connection closed (%d) while waiting", code);
     vcl_step(ctx, "DeleteAccount with the expired nonce");
     vtc_sign_delete_account(d->id, d->server_key, nonce, 32, d->username, d->device_id,
                             sig);
-    expect_code(ctx, vtc_rpc_delete_account(d->c, nonce, 32, sig, 64),
-                VT_ERR_BAD_CHALLENGE, "DeleteAccount with an expired nonce");
+    vcl_expect_code(ctx, vtc_rpc_delete_account(d->c, nonce, 32, sig, 64),
+                    VT_ERR_BAD_CHALLENGE, "DeleteAccount with an expired nonce");
     vcl_step(ctx, "DeleteAccount with a fresh nonce");
     vcl_check_code(ctx, vtc_delete_account(d), 0, "DeleteAccount");
 }
@@ -649,7 +576,7 @@ static void auth_timeout_1008(vcl_ctx *ctx)
     int code;
 
     vcl_step(ctx, "a Ping (public RPCs do not authenticate), then wait");
-    expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
+    vcl_expect_code(ctx, vtc_rpc_ping(c, 1), 0, "Ping");
     code = vtc_wait_close(c, (AUTH_TIMEOUT + 10) * 1000);
     dt = vtc_now_ms() - t0;
     VCL_CHECK(ctx, code == 1008, "close code %d after %lld ms, want 1008 after %d s",
@@ -657,14 +584,15 @@ static void auth_timeout_1008(vcl_ctx *ctx)
     VCL_CHECK(ctx, dt >= (AUTH_TIMEOUT - 1) * 1000,
               "closed after %lld ms, before AUTH_TIMEOUT_S", (long long)dt);
     vcl_step(ctx, "the authenticated connection of the same age stays");
-    expect_code(ctx, vtc_rpc_ping(d->c, 2), 0, "Ping on the authenticated connection");
+    vcl_expect_code(ctx, vtc_rpc_ping(d->c, 2), 0,
+                    "Ping on the authenticated connection");
 }
 
 static void idle_timeout_1000(vcl_ctx *ctx)
 {
     vtc_device *d = vcl_account(ctx, "idle");
     vtc_ws *ws = vtc_client_ws(d->c);
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     int64_t t0 = vtc_now_ms(), deadline = t0 + (IDLE_TIMEOUT + 20) * 1000, dt;
 
     vcl_step(ctx, "silence (no pong either) after Register");
@@ -734,7 +662,7 @@ static void plain_ws_loopback_only(vcl_ctx *ctx)
                   addr);
     }
     vcl_step(ctx, "the target still serves");
-    expect_code(ctx, vtc_rpc_ping(vcl_client(ctx), 3), 0, "Ping");
+    vcl_expect_code(ctx, vtc_rpc_ping(vcl_client(ctx), 3), 0, "Ping");
 }
 
 VCL_CASES(

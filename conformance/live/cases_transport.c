@@ -6,33 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_util.h"
 #include "live.h"
 #include "vt_constants.h"
 #include "vt_rpc.h"
-
-/* An encoded Frame{request{id, ping{nonce}}}. */
-static size_t ping_frame(uint8_t *out, size_t cap, uint32_t id, uint64_t nonce)
-{
-    uint8_t body[16];
-    size_t n = 0;
-
-    body[n++] = 0x08;
-    n += vtc_pb_varint(body + n, nonce);
-    return vtc_raw_request(out, cap, id, VT_RPC_PING, body, n);
-}
-
-/* A Ping on |c| is answered: the connection still serves. */
-static void expect_ping_ok(vcl_ctx *ctx, vtc_client *c, uint64_t nonce)
-{
-    Ventra__V1__Response *r = vtc_rpc_ping(c, nonce);
-    bool ok = r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
-              r->ping->nonce == nonce;
-    int code = vtc_error_code(r);
-
-    vtc_response_free(r);
-    VCL_CHECK(ctx, ok, "Ping(%llu): code %d, close code %d, or a wrong answer",
-              (unsigned long long)nonce, code, vtc_client_close_code(c));
-}
 
 /* Receives one message on |ws| and checks it is the Response |id| to a
  * Ping with |nonce|. */
@@ -54,22 +31,6 @@ static void expect_ping_response(vcl_ctx *ctx, vtc_ws *ws, const vtc_ws_msg *m,
         ventra__v1__frame__free_unpacked(f, NULL);
     VCL_CHECK(ctx, ok, "not the Ping response %u with nonce %llu", id,
               (unsigned long long)nonce);
-}
-
-static void free_msg(void *p)
-{
-    vtc_ws_msg_free(p);
-    free(p);
-}
-
-/* A message buffer freed after the case. */
-static vtc_ws_msg *new_msg(vcl_ctx *ctx)
-{
-    vtc_ws_msg *m = calloc(1, sizeof *m);
-
-    VCL_CHECK(ctx, m != NULL, "out of memory");
-    vcl_defer(ctx, free_msg, m);
-    return m;
 }
 
 /* ---- WIRE-1, WIRE-2 -------------------------------------------------------- */
@@ -110,7 +71,7 @@ static void subprotocol_required(vcl_ctx *ctx)
     VCL_CHECK(ctx, proto != NULL && strcmp(proto, VT_PROTOCOL_NAME) == 0,
               "selected subprotocol '%s', want exactly " VT_PROTOCOL_NAME,
               proto ? proto : "(none)");
-    expect_ping_ok(ctx, c, 7);
+    vcl_expect_ping_ok(ctx, c, 7);
 }
 
 /* WIRE-2's SHOULD: the refusal is a 400. */
@@ -129,9 +90,9 @@ static void subprotocol_refused_400(vcl_ctx *ctx)
 static void no_extensions(vcl_ctx *ctx)
 {
     vtc_ws_opts deflate = {.extensions = "permessage-deflate; client_max_window_bits"};
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     uint8_t buf[64];
-    size_t n = ping_frame(buf, sizeof buf, 1, 99);
+    size_t n = vcl_ping_frame(buf, sizeof buf, 1, 99);
     const char *ext;
     vtc_ws *ws;
     int status;
@@ -153,7 +114,7 @@ static void no_extensions(vcl_ctx *ctx)
 static void text_frame_closes_1003(vcl_ctx *ctx)
 {
     uint8_t buf[64];
-    size_t n = ping_frame(buf, sizeof buf, 3, 1);
+    size_t n = vcl_ping_frame(buf, sizeof buf, 3, 1);
     vtc_client *c;
     int code;
 
@@ -170,7 +131,7 @@ static void text_frame_closes_1003(vcl_ctx *ctx)
     VCL_CHECK(ctx, code == 1003, "close code %d, want 1003", code);
 
     vcl_step(ctx, "a new connection still serves");
-    expect_ping_ok(ctx, vcl_client(ctx), 8);
+    vcl_expect_ping_ok(ctx, vcl_client(ctx), 8);
 }
 
 /* Frame |n| bytes of |payload| into |raw| as one client frame (masked). */
@@ -192,9 +153,9 @@ static void fragmented_accepted(vcl_ctx *ctx)
 {
     vtc_client *c = vcl_client(ctx);
     vtc_ws *ws = vtc_client_ws(c);
-    vtc_ws_msg *m = new_msg(ctx);
+    vtc_ws_msg *m = vcl_msg(ctx);
     uint8_t buf[64], raw[160];
-    size_t n = ping_frame(buf, sizeof buf, 31, 0x5555), half, o = 0;
+    size_t n = vcl_ping_frame(buf, sizeof buf, 31, 0x5555), half, o = 0;
     bool pong = false, resp = false;
 
     for (int frags = 2; frags <= (int)n; frags += 3) {
@@ -203,7 +164,7 @@ static void fragmented_accepted(vcl_ctx *ctx)
         bool ok;
 
         vcl_step(ctx, "a Ping in %d fragments", frags);
-        n = ping_frame(buf, sizeof buf, id, 0x5555);
+        n = vcl_ping_frame(buf, sizeof buf, id, 0x5555);
         VCL_CHECK(ctx, vtc_ws_send(ws, 2, buf, n, frags), "write failed");
         r = vtc_wait_response(c, id, 5000);
         ok = r != NULL && r->body_case == VENTRA__V1__RESPONSE__BODY_PING &&
@@ -215,7 +176,7 @@ static void fragmented_accepted(vcl_ctx *ctx)
     /* RFC 6455 5.4: a control frame between two fragments is answered, and
      * the message is still reassembled. */
     vcl_step(ctx, "a WebSocket ping between the two fragments of a Ping");
-    n = ping_frame(buf, sizeof buf, 77, 0x7777);
+    n = vcl_ping_frame(buf, sizeof buf, 77, 0x7777);
     half = n / 2;
     o += client_frame(raw + o, 0x02, buf, half);                /* binary, no FIN */
     o += client_frame(raw + o, 0x89, (const uint8_t *)"hi", 2); /* ping */
@@ -308,7 +269,7 @@ static void frame_too_large_1009(vcl_ctx *ctx)
     VCL_CHECK(ctx, code == 1009, "close code %d, want 1009", code);
 
     vcl_step(ctx, "a new connection still serves");
-    expect_ping_ok(ctx, vcl_client(ctx), 9);
+    vcl_expect_ping_ok(ctx, vcl_client(ctx), 9);
 }
 
 /* ---- WIRE-7 ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 void vt_conform_detail_vadd(vt_conform_detail *d, const char *fmt, va_list ap)
 {
     size_t cap = sizeof d->text;
+    d->count++;
     if (d->len + 5 >= cap)
         return; /* already full and marked */
     if (d->len > 0)
@@ -41,6 +42,7 @@ void vt_conform_detail_add(vt_conform_detail *d, const char *fmt, ...)
 void vt_conform_detail_reset(vt_conform_detail *d)
 {
     d->len = 0;
+    d->count = 0;
     d->text[0] = '\0';
 }
 
@@ -172,8 +174,8 @@ static int run_file(const char *path, const char *label, vt_conform_test_fn run,
     return failed;
 }
 
-int vt_conform_kind_run(const char *dir, const char *kind, vt_conform_test_fn run,
-                        vt_conform_case_fn fn, void *ud)
+int vt_conform_dir_run(const char *dir, const char *kind, vt_conform_file_fn file,
+                       void *arg)
 {
     char **names = NULL;
     size_t n = 0;
@@ -184,10 +186,29 @@ int vt_conform_kind_run(const char *dir, const char *kind, vt_conform_test_fn ru
         char path[4096], label[512];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         snprintf(label, sizeof label, "%s/%s", kind, names[i]);
-        failed += run_file(path, label, run, fn, ud);
+        failed += file(path, label, arg);
     }
     vt_conform_names_free(names, n);
     return failed;
+}
+
+typedef struct kind_walk {
+    vt_conform_test_fn run;
+    vt_conform_case_fn fn;
+    void *ud;
+} kind_walk;
+
+static int kind_file(const char *path, const char *label, void *arg)
+{
+    const kind_walk *w = arg;
+    return run_file(path, label, w->run, w->fn, w->ud);
+}
+
+int vt_conform_kind_run(const char *dir, const char *kind, vt_conform_test_fn run,
+                        vt_conform_case_fn fn, void *ud)
+{
+    kind_walk w = {run, fn, ud};
+    return vt_conform_dir_run(dir, kind, kind_file, &w);
 }
 
 int vt_conform_vectors_run(const char *dir, vt_conform_case_fn fn, void *ud)

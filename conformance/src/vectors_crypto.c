@@ -36,15 +36,7 @@
 /* The disagreements of the case being run, "; "-separated. */
 static vt_conform_detail *detail;
 
-static void mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void mismatch(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vt_conform_detail_vadd(detail, fmt, ap);
-    va_end(ap);
-}
+#define mismatch(...) vt_conform_detail_add(detail, __VA_ARGS__)
 
 /* ---- JSON helpers ------------------------------------------------------ */
 

@@ -13,10 +13,12 @@
 #include "vectors.h"
 #include "ventra/v1/frame.pb.h"
 
-/* A case's failure text: appended to, "; "-separated, truncated with "...". */
+/* A case's failure text: appended to, "; "-separated, truncated with "...";
+ * |count| is the number of disagreements added (truncated or not). */
 typedef struct vt_conform_detail {
     char text[2048];
     size_t len;
+    size_t count;
 } vt_conform_detail;
 
 void vt_conform_detail_vadd(vt_conform_detail *d, const char *fmt, va_list ap)
@@ -28,6 +30,13 @@ void vt_conform_detail_reset(vt_conform_detail *d);
 /* Runs one test of a kind (|group| is its test group): every disagreement
  * goes into |d|; the case fails when |d| is not empty afterwards. */
 typedef void (*vt_conform_test_fn)(vt_conform_detail *d, json_t *group, json_t *test);
+
+/* Calls |file|(path, label, |arg|) for every *.json of |dir| that is not
+ * a schema, in name order, the label "<kind>/<name>". Returns the sum of
+ * what |file| returned (failed cases), -1 when |dir| cannot be read. */
+typedef int (*vt_conform_file_fn)(const char *path, const char *label, void *arg);
+int vt_conform_dir_run(const char *dir, const char *kind, vt_conform_file_fn file,
+                       void *arg);
 
 /* The Wycheproof-envelope walk the kinds share: every *.json of |dir| in
  * name order (cases labelled "<kind>/<file>"), every test of every group

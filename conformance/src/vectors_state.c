@@ -27,19 +27,10 @@
 
 /* ---- reporting --------------------------------------------------------- */
 
-static int failures;
+/* The disagreements of the trace being run, "; "-separated. */
 static vt_conform_detail *detail;
 
-static void mismatch(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void mismatch(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vt_conform_detail_vadd(detail, fmt, ap);
-    va_end(ap);
-    failures++;
-}
+#define mismatch(...) vt_conform_detail_add(detail, __VA_ARGS__)
 
 /* ---- the machines ------------------------------------------------------ */
 
@@ -243,9 +234,9 @@ static void run_trace(const vt_sm_def *def, json_t *t)
                          : "(none)");
             return;
         }
-        int before = failures;
+        size_t before = detail->count;
         check_fired(def, &def->rows[row], expect, step, where);
-        if (failures != before)
+        if (detail->count != before)
             return; /* later steps would start from the wrong state */
         state = def->rows[row].next;
     }

@@ -831,19 +831,22 @@ static int check_file(const char *path, const char *label, vt_conform_case_fn fn
     return failed;
 }
 
+typedef struct wire_walk {
+    vt_conform_case_fn fn;
+    void *ud;
+} wire_walk;
+
+static int wire_file(const char *path, const char *label, void *arg)
+{
+    const wire_walk *w = arg;
+    return check_file(path, label, w->fn, w->ud);
+}
+
+/* Not vt_conform_kind_run: a wire file is checked further (its algorithm,
+ * non-empty groups and tests) and each test decoded by both protobuf-c and
+ * nanopb, so only the directory walk is shared. */
 int vt_conform_wire_run(const char *dir, vt_conform_case_fn fn, void *ud)
 {
-    char **names = NULL;
-    size_t n = 0;
-    int failed = 0;
-    if (vt_conform_list_json(dir, &names, &n) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096], label[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        snprintf(label, sizeof label, "wire/%s", names[i]);
-        failed += check_file(path, label, fn, ud);
-    }
-    vt_conform_names_free(names, n);
-    return failed;
+    wire_walk w = {fn, ud};
+    return vt_conform_dir_run(dir, "wire", wire_file, &w);
 }
