@@ -613,6 +613,28 @@ vt_err vt_client_remove_device(vt_client *c, uint32_t device_id, int timeout_ms)
     return err;
 }
 
+vt_err vt_client_rotate_prekeys(vt_client *c, int timeout_ms)
+{
+    uint64_t deadline = vc_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    vt_err err;
+
+    if (c == NULL)
+        return VT_ERR_INVALID_ARGUMENT;
+    if (c->id == NULL || c->device_id == 0 || c->in_work)
+        return VT_ERR_STATE; /* no device yet, or called from a callback */
+    /* CRYPTO-22, CRYPTO-28: the same upload the rotation timer asks for
+     * (keys.c); the replaced keys stay for their grace period (CRYPTO-23,
+     * CRYPTO-30). When it fails the flag stays set and the engine's next
+     * pass uploads them. */
+    c->need_signed = true;
+    if ((err = vc_ensure_authed(c, deadline)) != VT_OK)
+        return err;
+    c->in_work = true;
+    err = vc_keys_work(c, deadline);
+    c->in_work = false;
+    return err;
+}
+
 vt_err vt_client_delete_account(vt_client *c, int timeout_ms)
 {
     uint64_t deadline = vc_now_ms() + (uint64_t)timeout_ms;

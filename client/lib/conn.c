@@ -69,6 +69,17 @@ static void free_out(vt_client *c)
 
 /* ---- requests ------------------------------------------------------------ */
 
+vt_err vc_wire_err(uint32_t code)
+{
+    /* WIRE-42, SPEC-3: local codes (100+), codes this revision does not
+     * know and ERROR_OK inside an Error are all ERROR_INTERNAL */
+    vt_err err = (vt_err)code;
+
+    if (code == 0 || code >= VT_ERR_LOCAL_FIRST || !vt_err_is_wire(err))
+        return VT_ERR_INTERNAL;
+    return err;
+}
+
 size_t vc_rpc_inflight(const vt_client *c)
 {
     size_t n = 0;
@@ -188,7 +199,7 @@ vt_err vc_rpc_call(vt_client *c, ventra_v1_Request *req, ventra_v1_Frame **out,
     *out = s->frame;
     err = s->frame ? VT_OK : s->err;
     if (s->frame && s->frame->kind.response.has_error)
-        err = (vt_err)s->frame->kind.response.error.code;
+        err = vc_wire_err((uint32_t)s->frame->kind.response.error.code);
     if (s->frame && err == VT_OK && s->frame->kind.response.which_body == 0)
         err = VT_ERR_INTERNAL; /* WIRE-32 */
     s->used = false;
@@ -471,7 +482,7 @@ static void handle_auth_response(vt_client *c, void *ud, const ventra_v1_Respons
         return;
     }
     if (r->has_error) {
-        c->auth_err = (vt_err)r->error.code;
+        c->auth_err = vc_wire_err((uint32_t)r->error.code);
         c->last_auth_rpc = which;
         vc_conn_fire(c, VT_CLIENT_CONN_EV_AUTH_FAILED);
         return;

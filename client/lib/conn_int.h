@@ -20,6 +20,10 @@ vt_err vc_rpc_async(vt_client *c, ventra_v1_Request *req, vc_rpc_cb cb, void *ud
 vt_err vc_rpc_call(vt_client *c, ventra_v1_Request *req, ventra_v1_Frame **out,
                    uint64_t deadline_ms);
 size_t vc_rpc_inflight(const vt_client *c);
+/* The vt_err for the code of an Error on the wire: the code itself when it
+ * is a wire code of this revision, else VT_ERR_INTERNAL (WIRE-42, SPEC-3).
+ * Every wire code becomes a vt_err through here. */
+vt_err vc_wire_err(uint32_t code);
 void vc_flush_acks(vt_client *c);
 void vc_queue_ack(vt_client *c, uint64_t seq);
 

@@ -851,6 +851,110 @@ static void test_retry(void **state)
     close_tc(&c);
 }
 
+/* WIRE-42, SPEC-3: every wire code of this revision maps to itself; local
+ * codes (100+), unknown ones and ERROR_OK inside an Error are
+ * ERROR_INTERNAL. */
+static void test_wire_error_codes(void **state)
+{
+    static const uint32_t internal[] = {
+        0, 22, 77, 99, 100, 101, 102, 105, 106, 107, 150, 1000, 0x7fffffffu, 0xffffffffu};
+    (void)state;
+
+    for (uint32_t code = 1; code <= (uint32_t)VT_ERR_CONFLICT; code++)
+        assert_int_equal(vc_wire_err(code), (vt_err)code);
+    for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+        assert_int_equal(vc_wire_err(internal[i]), VT_ERR_INTERNAL);
+}
+
+/* Bob's bundle as the server hands it out now (consumes a one-time key). */
+static void fetch_bundle(tc *a, const char *user, uint32_t *spk, uint32_t *lr,
+                         bool *has_lr)
+{
+    ventra_v1_Request req;
+    ventra_v1_Frame *resp = NULL;
+    const ventra_v1_PrekeyBundle *b;
+
+    memset(&req, 0, sizeof req);
+    req.which_body = ventra_v1_Request_fetch_bundles_tag;
+    snprintf(req.body.fetch_bundles.username, sizeof req.body.fetch_bundles.username,
+             "%s", user);
+    req.body.fetch_bundles.device_ids[0] = 1;
+    req.body.fetch_bundles.device_ids_count = 1;
+    assert_int_equal(vc_rpc_call(a->c, &req, &resp, vc_now_ms() + T_MS), VT_OK);
+    assert_int_equal(resp->kind.response.body.fetch_bundles.bundles_count, 1);
+    b = &resp->kind.response.body.fetch_bundles.bundles[0];
+    assert_true(b->has_signed_prekey);
+    *spk = b->signed_prekey.id;
+    *has_lr = b->has_last_resort_prekey;
+    *lr = b->has_last_resort_prekey ? b->last_resort_prekey.id : 0;
+    free(resp);
+}
+
+/* vt_client_rotate_prekeys: new signed and last-resort prekeys with fresh
+ * ids go up (the server hands them out next), and the replaced private
+ * keys stay in the store, marked replaced, for the grace period
+ * (CRYPTO-20, -23, -27, -30). */
+static void test_rotate_prekeys(void **state)
+{
+    tc a, b, u;
+    uint32_t spk0 = 0, lr0 = 0, spk1 = 0, lr1 = 0, spk2 = 0, lr2 = 0;
+    bool has_lr = false;
+    vc_prekey_row row;
+    (void)state;
+
+    assert_int_equal(vt_client_rotate_prekeys(NULL, T_MS), VT_ERR_INVALID_ARGUMENT);
+    memset(&u, 0, sizeof u);
+    open_tc(&u, "u15");
+    assert_int_equal(vt_client_rotate_prekeys(u.c, T_MS), VT_ERR_STATE); /* no device */
+    close_tc(&u);
+
+    new_user(&a, "a15", "alice15");
+    new_user(&b, "b15", "bob15");
+    assert_int_equal(vc_store_current_prekey(b.c->store, VC_PREKEY_SIGNED, &row), VT_OK);
+    spk0 = row.id;
+    assert_int_equal(vc_store_current_prekey(b.c->store, VC_PREKEY_LAST_RESORT, &row),
+                     VT_OK);
+    lr0 = row.id;
+    fetch_bundle(&a, "bob15", &spk1, &lr1, &has_lr);
+    assert_int_equal(spk1, spk0);
+
+    assert_int_equal(vt_client_rotate_prekeys(b.c, T_MS), VT_OK);
+    assert_int_equal(vc_store_current_prekey(b.c->store, VC_PREKEY_SIGNED, &row), VT_OK);
+    assert_true(row.id != 0 && row.id != spk0);
+    spk2 = row.id;
+    assert_int_equal(vc_store_current_prekey(b.c->store, VC_PREKEY_LAST_RESORT, &row),
+                     VT_OK);
+    assert_true(row.id != 0 && row.id != lr0);
+    lr2 = row.id;
+    /* the replaced keys are kept, with the time they were replaced */
+    assert_int_equal(vc_store_get_prekey(b.c->store, VC_PREKEY_SIGNED, spk0, &row),
+                     VT_OK);
+    assert_true(row.replaced_at != 0 && row.replaced_at <= vc_now_s());
+    assert_int_equal(vc_store_get_prekey(b.c->store, VC_PREKEY_LAST_RESORT, lr0, &row),
+                     VT_OK);
+    assert_true(row.replaced_at != 0);
+    vt_wipe(&row, sizeof row);
+    /* the server hands out the new ones */
+    fetch_bundle(&a, "bob15", &spk1, &lr1, &has_lr);
+    assert_int_equal(spk1, spk2);
+    (void)lr2;
+    /* a second rotation draws fresh ids again; the first replaced key is
+     * still within its grace period */
+    assert_int_equal(vt_client_rotate_prekeys(b.c, T_MS), VT_OK);
+    assert_int_equal(vc_store_current_prekey(b.c->store, VC_PREKEY_SIGNED, &row), VT_OK);
+    assert_true(row.id != spk0 && row.id != spk2);
+    assert_int_equal(vc_store_get_prekey(b.c->store, VC_PREKEY_SIGNED, spk0, &row),
+                     VT_OK);
+    vt_wipe(&row, sizeof row);
+    /* and the client keeps working: a message each way */
+    assert_int_equal(vt_client_send_text(a.c, "bob15", "after rotation", NULL), VT_OK);
+    live(&b);
+    pump(&b, &a, got_one, &b);
+    assert_string_equal(b.last_text, "after rotation");
+    close_tc(&a);
+    close_tc(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -869,6 +973,8 @@ int main(void)
         cmocka_unit_test(test_identity_change_connected),
         cmocka_unit_test(test_identity_change_by_prekey_message),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_wire_error_codes),
+        cmocka_unit_test(test_rotate_prekeys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

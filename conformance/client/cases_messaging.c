@@ -1,13 +1,15 @@
 /* Client tier, messaging: what the client puts in what it sends, as the
- * peer decrypts it (spec/security.md SEC-2, SEC-3, SEC-9; crypto.md
- * CRYPTO-10, CRYPTO-120, CRYPTO-130; delivery.md DELIV-82, DELIV-85,
- * DELIV-87). */
+ * peer decrypts it (spec/security.md SEC-1, SEC-2, SEC-3, SEC-9; crypto.md
+ * CRYPTO-10, CRYPTO-93, CRYPTO-120, CRYPTO-130; delivery.md DELIV-82,
+ * DELIV-85, DELIV-87). */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_kit.h"
 #include "vt_constants.h"
+#include "ventra/x3dh.h"
 #include "vtc_peer.h"
 
 static void free_peer(void *p)
@@ -383,6 +385,294 @@ static void fresh_randomness(vcl_ctx *ctx)
     VCL_CHECK(ctx, differ, "two registrations have the same identity key");
 }
 
+/* ---- SEC-1: no shared secret leaves the client ------------------------------------
+ *
+ * The peer records every secret its sessions with the client held or
+ * derived (root keys, chain keys, message keys, their AES keys and nonces,
+ * the X3DH SK of the session the client started): the client derived the
+ * same ones, so none may appear in anything the client sent, raw or in
+ * hex. The limit: the client's own private keys (identity, prekeys,
+ * ratchet and X3DH ephemeral keys) are never seen from outside, so this
+ * case cannot look for them; only the secrets it shares with the peer. */
+
+static bool hex_contains(const uint8_t *hay, size_t len, const uint8_t *b, size_t n,
+                         bool upper)
+{
+    static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+    const char *d = upper ? up : lo;
+    char h[65];
+
+    for (size_t i = 0; i < n; i++) {
+        h[2 * i] = d[b[i] >> 4];
+        h[2 * i + 1] = d[b[i] & 15];
+    }
+    return vck_contains(hay, len, h, 2 * n);
+}
+
+/* Which secret of |p| occurs in |hay| (-1: none). */
+static long leaked(const vtc_peer *p, const uint8_t *hay, size_t len)
+{
+    const vtc_peer_secret *sec;
+    size_t n = vtc_peer_secrets(p, &sec);
+
+    for (size_t i = 0; i < n; i++)
+        if (vck_contains(hay, len, sec[i].bytes, sec[i].len) ||
+            hex_contains(hay, len, sec[i].bytes, sec[i].len, false) ||
+            hex_contains(hay, len, sec[i].bytes, sec[i].len, true))
+            return (long)i;
+    return -1;
+}
+
+static void no_secrets_leave(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *p = peer(ctx, "peer");
+    vck_client *k = vck_account(ctx, "cli", vck_proxy_url(px));
+    const char *member = vtc_peer_username(p);
+    const vtc_peer_secret *sec;
+    char t[64];
+    uint8_t mid[16], gid[16];
+    vtc_peer_msg m;
+    vck_rec *recs;
+    size_t n = 0, nsec;
+
+    vcl_step(ctx, "the client starts a session; messages go both ways, several turns");
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 2; i++) {
+            vck_text(t, "to-peer");
+            vck_send(k, member, t, mid);
+            recv_body(ctx, p, VENTRA__V1__CONTENT__BODY_DATA, &m);
+            VCL_CHECK(ctx, leaked(p, m.content, m.content_len) < 0,
+                      "a Content the client sent holds a session secret");
+            vtc_peer_msg_clear(&m);
+        }
+        vck_text(t, "to-client");
+        VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t, NULL), VT_OK);
+        vck_expect(k, vck_has_text, t, VCK_WAIT_MS, "the peer's message shown");
+    }
+    vcl_step(ctx, "a read receipt, typing and a group");
+    VCL_CODE(ctx, (int)vt_client_mark_read(k->c, member, k->msgs[k->nmsg - 1].message_id),
+             VT_OK);
+    VCL_CODE(ctx, (int)vt_client_send_typing(k->c, member, true), VT_OK);
+    VCL_CODE(ctx, (int)vt_client_group_create(k->c, "g", &member, 1, gid, VCK_WAIT_MS),
+             VT_OK);
+    vck_pump(k, VCK_QUIET_MS);
+    while (vtc_peer_recv(p, 500, &m)) {
+        VCL_CHECK(ctx, m.content == NULL || leaked(p, m.content, m.content_len) < 0,
+                  "a Content the client sent holds a session secret");
+        vtc_peer_msg_clear(&m);
+    }
+    nsec = vtc_peer_secrets(p, &sec);
+    VCL_CHECK(ctx, nsec >= 20, "the peer recorded only %zu secrets (proves little)",
+              nsec);
+    vcl_log(ctx, "%zu secrets looked for", nsec);
+    recs = vck_proxy_records(px, &n);
+    for (size_t i = 0; i < n; i++) {
+        long which;
+
+        if (recs[i].dir != VCK_TO_SERVER)
+            continue;
+        which = leaked(p, recs[i].data, recs[i].len);
+        if (which >= 0) {
+            int body = vck_request_case(recs[i].data, recs[i].len);
+
+            vck_recs_free(recs, n);
+            vcl_failf(ctx,
+                      "a frame the client sent (request body %d) holds secret #%ld of "
+                      "its session (%zu bytes)",
+                      body, which, sec[which].len);
+        }
+    }
+    vck_recs_free(recs, n);
+}
+
+/* ---- CRYPTO-93: the advanced sending state is stored before the send ----------- */
+
+typedef struct watch_send {
+    bool on;
+    uint32_t send_id;
+    bool answered; /* the Send's response went to the client */
+} watch_send;
+
+static vck_verdict watch_sends(void *ud, unsigned conn, vck_dir dir, const uint8_t *data,
+                               size_t len, uint8_t **out, size_t *out_len)
+{
+    watch_send *w = ud;
+    Ventra__V1__Frame *f;
+
+    (void)conn;
+    (void)out;
+    (void)out_len;
+    if (!w->on || (f = vck_decode(data, len)) == NULL)
+        return VCK_PASS;
+    if (dir == VCK_TO_SERVER && f->kind_case == VENTRA__V1__FRAME__KIND_REQUEST &&
+        f->request->body_case == VENTRA__V1__REQUEST__BODY_SEND &&
+        f->request->send->n_to_recipient > 0 && w->send_id == 0)
+        w->send_id = f->request->id;
+    else if (dir == VCK_TO_CLIENT && f->kind_case == VENTRA__V1__FRAME__KIND_RESPONSE &&
+             w->send_id != 0 && f->response->id == w->send_id)
+        w->answered = true;
+    ventra__v1__frame__free_unpacked(f, NULL);
+    return VCK_PASS;
+}
+
+/* The ratchet header's (DHs, N) of one envelope content (CRYPTO-86), the
+ * ratchet message inside a PrekeyMessage for ENVELOPE_TYPE_PREKEY. */
+static bool header_of(int type, const ProtobufCBinaryData *c, uint8_t key[36],
+                      const uint8_t **msg, size_t *msg_len)
+{
+    vt_prekey_message pm;
+
+    if (type == VENTRA__V1__ENVELOPE_TYPE__ENVELOPE_TYPE_PREKEY) {
+        if (vt_prekey_message_decode(&pm, c->data, c->len) != VT_OK)
+            return false;
+        *msg = pm.message;
+        *msg_len = pm.message_len;
+    } else {
+        *msg = c->data;
+        *msg_len = c->len;
+    }
+    if (*msg_len < VT_RATCHET_OVERHEAD)
+        return false;
+    memcpy(key, *msg + 1, 32);      /* DHs.public */
+    memcpy(key + 32, *msg + 37, 4); /* N */
+    return true;
+}
+
+typedef struct sent_env {
+    uint8_t key[36];
+    uint8_t *msg;
+    size_t len;
+} sent_env;
+
+static void free_envs(sent_env *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].msg);
+    free(e);
+}
+
+/* Fails when two envelopes the client sent to |device| carry the same
+ * (DHs, N), and so the same message key, over different ciphertexts. */
+static void check_no_key_reuse(vcl_ctx *ctx, vck_proxy *px, uint32_t device)
+{
+    vck_rec *recs;
+    size_t n = 0, ne = 0, nsend = 0;
+    sent_env *envs = NULL;
+    char why[160] = "";
+
+    recs = vck_proxy_records(px, &n);
+    for (size_t i = 0; i < n && !why[0]; i++) {
+        Ventra__V1__Frame *f;
+
+        if (recs[i].dir != VCK_TO_SERVER ||
+            vck_request_case(recs[i].data, recs[i].len) !=
+                VENTRA__V1__REQUEST__BODY_SEND ||
+            (f = vck_decode(recs[i].data, recs[i].len)) == NULL)
+            continue;
+        nsend++;
+        for (size_t j = 0; j < f->request->send->n_to_recipient && !why[0]; j++) {
+            const Ventra__V1__OutgoingEnvelope *e = f->request->send->to_recipient[j];
+            const uint8_t *msg;
+            size_t mlen;
+            uint8_t key[36];
+            sent_env *ne2;
+
+            if (e->device_id != device ||
+                !header_of((int)e->type, &e->content, key, &msg, &mlen))
+                continue;
+            for (size_t q = 0; q < ne && !why[0]; q++)
+                if (memcmp(envs[q].key, key, 36) == 0 &&
+                    (envs[q].len != mlen || memcmp(envs[q].msg, msg, mlen) != 0))
+                    snprintf(why, sizeof why,
+                             "two different ratchet messages with the same DHs and N "
+                             "(%u): one message key used twice",
+                             (unsigned)key[32] << 24 | (unsigned)key[33] << 16 |
+                                 (unsigned)key[34] << 8 | key[35]);
+            if ((ne2 = realloc(envs, (ne + 1) * sizeof *envs)) == NULL)
+                break;
+            envs = ne2;
+            memcpy(envs[ne].key, key, 36);
+            envs[ne].msg = malloc(mlen);
+            envs[ne].len = envs[ne].msg != NULL ? mlen : 0;
+            if (envs[ne].msg != NULL)
+                memcpy(envs[ne].msg, msg, mlen);
+            ne++;
+        }
+        ventra__v1__frame__free_unpacked(f, NULL);
+    }
+    vck_recs_free(recs, n);
+    free_envs(envs, ne);
+    VCL_CHECK(ctx, !why[0], "%s", why);
+    VCL_CHECK(ctx, ne >= 3, "only %zu envelopes to the peer in %zu Sends (proves little)",
+              ne, nsend);
+}
+
+static void state_before_send(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *p = peer(ctx, "peer");
+    vck_client *k = vck_account(ctx, "cli", vck_proxy_url(px));
+    const char *member = vtc_peer_username(p);
+    watch_send w = {false, 0, false};
+    char t0[64], t1[64], t2[64];
+    bool got1 = false, got2 = false, answered = false;
+    uint8_t mid[16];
+    int64_t deadline;
+    vtc_peer_msg m;
+    int pid;
+
+    vcl_step(ctx, "the client and the peer exchange a message each");
+    vck_text(t0, "first");
+    vck_send(k, member, t0, mid);
+    recv_body(ctx, p, VENTRA__V1__CONTENT__BODY_DATA, &m);
+    vtc_peer_msg_clear(&m);
+    vck_text(t0, "back");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t0, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t0, VCK_WAIT_MS, "the peer's message shown");
+    vck_pump(k, 500);
+    vck_proxy_set_hook(px, watch_sends, &w);
+    vck_proxy_lock(px);
+    w.on = true;
+    vck_proxy_unlock(px);
+    vcl_step(ctx, "the client, in a process of its own, sends message 1; it is killed "
+                  "(SIGKILL) as soon as the server has answered the Send");
+    vck_text(t1, "before-kill");
+    pid = vck_fork_send(k, member, t1);
+    deadline = vtc_now_ms() + 15000;
+    while (!answered && vtc_left_ms(deadline) > 0) {
+        poll(NULL, 0, 2);
+        vck_proxy_lock(px);
+        answered = w.answered;
+        vck_proxy_unlock(px);
+    }
+    vck_kill(ctx, pid);
+    VCL_CHECK(ctx, answered, "the client process sent no Send within 15 s");
+    vck_proxy_lock(px);
+    w.on = false;
+    vck_proxy_unlock(px);
+    vcl_step(ctx, "the client is opened again from its store and sends message 2");
+    vck_reopen(k);
+    vck_expect(k, vck_is_live, NULL, VCK_WAIT_MS, "LIVE");
+    vck_text(t2, "after-kill");
+    vck_send(k, member, t2, mid);
+    vck_pump(k, 500);
+    for (int i = 0; i < 6 && !(got1 && got2) && vtc_peer_recv(p, 5000, &m); i++) {
+        const char *text = vtc_peer_msg_text(&m);
+
+        VCL_CHECK(ctx, m.error == VT_OK || m.duplicate,
+                  "the peer could not decrypt a message of the client after the kill: %s "
+                  "(a message key used again?)",
+                  vt_strerror(m.error));
+        got1 |= text != NULL && strcmp(text, t1) == 0;
+        got2 |= text != NULL && strcmp(text, t2) == 0;
+        vtc_peer_msg_clear(&m);
+    }
+    VCL_CHECK(ctx, got1, "the peer did not decrypt message 1 (sent before the kill)");
+    VCL_CHECK(ctx, got2, "the peer did not decrypt message 2 (sent after the kill)");
+    check_no_key_reuse(ctx, px, vtc_peer_device_id(p));
+}
+
 VCK_CASES(
     messaging,
     {"messaging/padded-content", "SEC-3 CRYPTO-130", VCL_MUST, 0,
@@ -399,5 +689,10 @@ VCK_CASES(
     {"messaging/fan-out", "CRYPTO-120", VCL_MUST, 0,
      "one envelope per device of the peer and of the client's own account", fan_out},
     {"messaging/fresh-randomness", "SEC-9 CRYPTO-10", VCL_MUST, 0,
-     "message ids and identity keys differ (a weak check of the RNG)",
-     fresh_randomness}, );
+     "message ids and identity keys differ (a weak check of the RNG)", fresh_randomness},
+    {"messaging/no-secrets-leave", "SEC-1", VCL_MUST, 0,
+     "no root, chain or message key of its sessions in anything the client sends",
+     no_secrets_leave},
+    {"messaging/state-before-send", "CRYPTO-93", VCL_MUST, 0,
+     "killed right after a Send, the client never uses that message key again",
+     state_before_send}, );

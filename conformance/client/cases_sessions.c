@@ -1,12 +1,16 @@
-/* Client tier, sessions: trust in identity keys and what a client does with
- * envelopes it cannot or must not decrypt (spec/security.md SEC-4, SEC-5,
- * SEC-7, SEC-42; crypto.md CRYPTO-77, CRYPTO-128, CRYPTO-129; auth.md
- * AUTH-94; state/session.md SM-200), with the peer and the proxy. */
+/* Client tier, sessions: trust in identity keys, what a client does with
+ * envelopes it cannot or must not decrypt, and the prekeys it uploads and
+ * keeps (spec/security.md SEC-4, SEC-5, SEC-7, SEC-42; crypto.md CRYPTO-20,
+ * CRYPTO-23, CRYPTO-25, CRYPTO-27, CRYPTO-29, CRYPTO-30, CRYPTO-77,
+ * CRYPTO-121, CRYPTO-128, CRYPTO-129; auth.md AUTH-94; state/session.md
+ * SM-200), with the peer and the proxy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_kit.h"
+#include "ventra/crypto.h"
+#include "vt_constants.h"
 #include "vtc_peer.h"
 
 static void free_peer(void *p)
@@ -311,6 +315,421 @@ static void bad_bundle_signature(vcl_ctx *ctx)
     VCL_CHECK(ctx, !peer_gets(p, t, 500), "the peer received the message");
 }
 
+/* ---- Prekeys (spec/crypto.md section 4) ------------------------------------ */
+
+/* Drops every PrekeysLowEvent to the client while |*on|, so that its
+ * one-time prekeys can be used up; counts them in |dropped|. */
+typedef struct no_low {
+    bool on;
+    unsigned dropped;
+} no_low;
+
+static vck_verdict drop_prekeys_low(void *ud, unsigned conn, vck_dir dir,
+                                    const uint8_t *data, size_t len, uint8_t **out,
+                                    size_t *out_len)
+{
+    no_low *nl = ud;
+    Ventra__V1__Frame *f;
+    vck_verdict v = VCK_PASS;
+
+    (void)conn;
+    (void)out;
+    (void)out_len;
+    if (!nl->on || dir != VCK_TO_CLIENT || (f = vck_decode(data, len)) == NULL)
+        return VCK_PASS;
+    if (f->kind_case == VENTRA__V1__FRAME__KIND_EVENT &&
+        f->event->body_case == VENTRA__V1__EVENT__BODY_PREKEYS_LOW) {
+        nl->dropped++;
+        v = VCK_DROP;
+    }
+    ventra__v1__frame__free_unpacked(f, NULL);
+    return v;
+}
+
+/* One bundle of |user|'s device |device| handed to |p| (a session made
+ * from it, nothing sent); its prekey ids to |x|. */
+static void take_bundle(vcl_ctx *ctx, vtc_peer *p, const char *user, uint32_t device,
+                        vt_x3dh_fields *x)
+{
+    vtc_peer_forget(p, user);
+    VCL_CODE(ctx, vtc_peer_start_sessions(p, user), VT_OK);
+    VCL_CHECK(ctx, vtc_peer_session_x3dh(p, user, device, x),
+              "the peer made no session with %s/%u", user, device);
+}
+
+/* Fetches the client's bundles through |d| until the server hands out the
+ * last-resort prekey (at most |limit| fetches); its ids to |x|. */
+static void use_up_one_time(vcl_ctx *ctx, vtc_peer *d, vck_client *k, unsigned limit,
+                            vt_x3dh_fields *x)
+{
+    uint32_t dev = vt_client_device_id(k->c);
+    unsigned i;
+
+    vcl_step(ctx,
+             "a peer fetches the client's bundles until only the last resort is left");
+    for (i = 0; i < limit; i++) {
+        take_bundle(ctx, d, k->name, dev, x);
+        if (x->one_time_prekey_id == 0)
+            break;
+    }
+    VCL_CHECK(
+        ctx, i < limit && x->last_resort_prekey_id != 0,
+        "no last-resort bundle after %u fetches (the client kept uploading one-time "
+        "prekeys, or the server hands out none)",
+        limit);
+    vcl_log(ctx, "last resort %u after %u fetches", x->last_resort_prekey_id, i + 1);
+}
+
+/* Whether |pub| is an X25519 public key that is not of small order. */
+static bool x25519_ok(const ProtobufCBinaryData *pub)
+{
+    uint8_t priv[32], shared[32];
+    bool ok;
+
+    if (pub->len != 32 || vt_random_bytes(priv, sizeof priv) != VT_OK)
+        return false;
+    ok = vt_x25519(shared, priv, pub->data) == VT_OK;
+    vt_wipe(priv, sizeof priv);
+    vt_wipe(shared, sizeof shared);
+    return ok;
+}
+
+typedef struct ids_seen {
+    uint32_t *ids;
+    size_t n, cap;
+} ids_seen;
+
+static bool seen_id(const ids_seen *s, uint32_t id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ids[i] == id)
+            return true;
+    return false;
+}
+
+static void add_id(ids_seen *s, uint32_t id)
+{
+    if (s->n == s->cap) {
+        uint32_t *n = realloc(s->ids, (s->cap ? 2 * s->cap : 256) * sizeof *n);
+
+        if (n == NULL)
+            return;
+        s->ids = n;
+        s->cap = s->cap ? 2 * s->cap : 256;
+    }
+    s->ids[s->n++] = id;
+}
+
+/* The checks of CRYPTO-20, -25 and -27 over every upload so far: the ids
+ * seen, the public keys (for distinctness) and the first failure in |why|
+ * (empty when fine). */
+typedef struct upload_checks {
+    ids_seen one_time, signed_ids, last_resort;
+    uint8_t key_bytes[1024][32];
+    size_t nkeys;
+    unsigned uploads, with_signed, with_one_time;
+    char why[200];
+} upload_checks;
+
+static void check_key(upload_checks *u, const ProtobufCBinaryData *pub, const char *what,
+                      uint32_t id)
+{
+    if (u->why[0])
+        return;
+    if (!x25519_ok(pub)) {
+        snprintf(u->why, sizeof u->why,
+                 "%s %u: not a valid X25519 public key (%zu bytes)", what, id, pub->len);
+        return;
+    }
+    for (size_t i = 0; i < u->nkeys; i++)
+        if (memcmp(u->key_bytes[i], pub->data, 32) == 0) {
+            snprintf(u->why, sizeof u->why,
+                     "%s %u: the same public key as an earlier prekey", what, id);
+            return;
+        }
+    if (u->nkeys < 1024)
+        memcpy(u->key_bytes[u->nkeys++], pub->data, 32);
+}
+
+static void check_signed(upload_checks *u, const Ventra__V1__SignedPrekey *k,
+                         ids_seen *ids, const char *what)
+{
+    if (k == NULL || u->why[0])
+        return;
+    if (k->id == 0)
+        snprintf(u->why, sizeof u->why, "a %s with id 0", what);
+    else if (seen_id(ids, k->id))
+        snprintf(u->why, sizeof u->why,
+                 "a %s with id %u, the id of an earlier %s it still holds", what, k->id,
+                 what);
+    else
+        add_id(ids, k->id);
+    check_key(u, &k->public_key, what, k->id);
+}
+
+static void check_upload(upload_checks *u, const Ventra__V1__UploadPrekeysRequest *r)
+{
+    u->uploads++;
+    u->with_signed += r->signed_prekey != NULL;
+    u->with_one_time += r->n_one_time_prekeys > 0;
+    check_signed(u, r->signed_prekey, &u->signed_ids, "signed prekey");
+    check_signed(u, r->last_resort_prekey, &u->last_resort, "last-resort prekey");
+    for (size_t i = 0; i < r->n_one_time_prekeys && !u->why[0]; i++) {
+        uint32_t id = r->one_time_prekeys[i]->id;
+
+        if (id == 0)
+            snprintf(u->why, sizeof u->why, "a one-time prekey with id 0");
+        else if (seen_id(&u->one_time, id))
+            snprintf(u->why, sizeof u->why,
+                     "one-time prekey id %u given again (upload %u)", id, u->uploads);
+        else
+            add_id(&u->one_time, id);
+        check_key(u, &r->one_time_prekeys[i]->public_key, "one-time prekey", id);
+    }
+}
+
+static void free_checks(void *p)
+{
+    upload_checks *u = p;
+
+    free(u->one_time.ids);
+    free(u->signed_ids.ids);
+    free(u->last_resort.ids);
+    free(u);
+}
+
+/* The UploadPrekeys requests the client sent so far, checked. */
+static upload_checks *check_uploads(vcl_ctx *ctx, vck_proxy *px)
+{
+    upload_checks *u = calloc(1, sizeof *u);
+    vck_rec *recs;
+    size_t n = 0;
+
+    VCL_CHECK(ctx, u != NULL, "out of memory");
+    vcl_defer(ctx, free_checks, u);
+    recs = vck_proxy_records(px, &n);
+    for (size_t i = 0; i < n && !u->why[0]; i++) {
+        Ventra__V1__Frame *f;
+
+        if (recs[i].dir != VCK_TO_SERVER ||
+            vck_request_case(recs[i].data, recs[i].len) !=
+                VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS ||
+            (f = vck_decode(recs[i].data, recs[i].len)) == NULL)
+            continue;
+        check_upload(u, f->request->upload_prekeys);
+        ventra__v1__frame__free_unpacked(f, NULL);
+    }
+    vck_recs_free(recs, n);
+    return u;
+}
+
+static bool uploads_at_least(vck_proxy *px, unsigned want)
+{
+    vck_rec *recs;
+    size_t n = 0;
+    unsigned got = 0;
+
+    recs = vck_proxy_records(px, &n);
+    for (size_t i = 0; i < n; i++)
+        got +=
+            recs[i].dir == VCK_TO_SERVER && vck_request_case(recs[i].data, recs[i].len) ==
+                                                VENTRA__V1__REQUEST__BODY_UPLOAD_PREKEYS;
+    vck_recs_free(recs, n);
+    return got >= want;
+}
+
+static void prekey_ids(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *d = peer(ctx, "drain");
+    vck_client *k = vck_account(ctx, "cli", vck_proxy_url(px));
+    uint32_t dev = vt_client_device_id(k->c);
+    vt_x3dh_fields x;
+    upload_checks *u;
+    int64_t deadline;
+
+    VCL_CHECK(ctx, uploads_at_least(px, 1), "no UploadPrekeys at registration");
+    vcl_step(ctx, "a peer takes the one-time stock below PREKEY_LOW_WATERMARK");
+    for (unsigned i = 0; i < VT_MAX_PREKEYS_PER_UPLOAD; i++) {
+        take_bundle(ctx, d, k->name, dev, &x);
+        if (x.one_time_prekey_id == 0)
+            break;
+        if (i % 10 == 9)
+            vck_pump(k, 20);
+        if (uploads_at_least(px, 2))
+            break;
+    }
+    vcl_step(ctx, "the client replenishes after the PrekeysLowEvent");
+    deadline = vtc_now_ms() + VCK_WAIT_MS;
+    while (!uploads_at_least(px, 2) && vtc_left_ms(deadline) > 0)
+        vck_pump(k, 100);
+    VCL_CHECK(ctx, uploads_at_least(px, 2),
+              "no second UploadPrekeys after the stock went low (CRYPTO-26 is a SHOULD; "
+              "the case needs it)");
+    vcl_step(ctx, "the client replaces its signed and last-resort prekeys, twice");
+    VCL_CODE(ctx, (int)vt_client_rotate_prekeys(k->c, VCK_WAIT_MS), VT_OK);
+    VCL_CODE(ctx, (int)vt_client_rotate_prekeys(k->c, VCK_WAIT_MS), VT_OK);
+    vck_pump(k, 300);
+    u = check_uploads(ctx, px);
+    vcl_log(ctx,
+            "%u uploads: %u with a signed prekey, %u with one-time prekeys, %zu keys",
+            u->uploads, u->with_signed, u->with_one_time, u->nkeys);
+    VCL_CHECK(ctx, u->why[0] == '\0', "%s", u->why);
+    VCL_CHECK(ctx, u->with_signed >= 3 && u->with_one_time >= 2,
+              "the uploads held too little to check (%u with signed prekeys, %u with "
+              "one-time prekeys)",
+              u->with_signed, u->with_one_time);
+}
+
+static void last_resort_reuse(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *d = peer(ctx, "drain"), *p1 = peer(ctx, "one"), *p2 = peer(ctx, "two");
+    no_low nl = {true, 0};
+    vck_client *k;
+    vt_x3dh_fields x, x1, x2;
+    char t1[64], t2[64], r1[64], r2[64];
+    uint8_t mid[16];
+
+    vck_proxy_set_hook(px, drop_prekeys_low, &nl);
+    k = vck_account(ctx, "cli", vck_proxy_url(px));
+    use_up_one_time(ctx, d, k, 2 * VT_MAX_PREKEYS_PER_UPLOAD, &x);
+    vcl_step(ctx, "a first peer starts a session from the last-resort prekey");
+    take_bundle(ctx, p1, k->name, vt_client_device_id(k->c), &x1);
+    VCL_CHECK(ctx, x1.one_time_prekey_id == 0 && x1.last_resort_prekey_id != 0,
+              "the first peer's bundle holds no last-resort prekey");
+    vck_text(t1, "first");
+    VCL_CODE(ctx, vtc_peer_send_text(p1, k->name, t1, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t1, VCK_WAIT_MS, "the first peer's message shown");
+    vck_pump(k, 500);
+    vcl_step(ctx, "a second peer starts one from the same last-resort prekey");
+    take_bundle(ctx, p2, k->name, vt_client_device_id(k->c), &x2);
+    VCL_CHECK(
+        ctx,
+        x2.one_time_prekey_id == 0 &&
+            x2.last_resort_prekey_id == x1.last_resort_prekey_id,
+        "the second bundle holds last-resort prekey %u, not %u (the client uploaded a "
+        "new one; the case proves nothing)",
+        x2.last_resort_prekey_id, x1.last_resort_prekey_id);
+    vck_text(t2, "second");
+    VCL_CODE(ctx, vtc_peer_send_text(p2, k->name, t2, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t2, VCK_WAIT_MS,
+               "the second peer's message under the used last-resort prekey shown");
+    vcl_step(ctx, "both sessions work the other way too");
+    vck_text(r1, "reply1");
+    vck_send(k, vtc_peer_username(p1), r1, mid);
+    VCL_CHECK(ctx, peer_gets(p1, r1, 5000), "the first peer did not decrypt the reply");
+    vck_text(r2, "reply2");
+    vck_send(k, vtc_peer_username(p2), r2, mid);
+    VCL_CHECK(ctx, peer_gets(p2, r2, 5000), "the second peer did not decrypt the reply");
+}
+
+static void prekey_grace(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *d = peer(ctx, "drain"), *p1 = peer(ctx, "early"),
+             *p2 = peer(ctx, "lastres"), *p3 = peer(ctx, "late");
+    no_low nl = {true, 0};
+    vck_client *k;
+    uint32_t dev;
+    vt_x3dh_fields x, x1, x2, x3;
+    char t1[64], t2[64], t3[64];
+
+    vck_proxy_set_hook(px, drop_prekeys_low, &nl);
+    k = vck_account(ctx, "cli", vck_proxy_url(px));
+    dev = vt_client_device_id(k->c);
+    vcl_step(ctx, "a peer fetches a bundle with a one-time prekey and waits");
+    take_bundle(ctx, p1, k->name, dev, &x1);
+    VCL_CHECK(ctx, x1.one_time_prekey_id != 0, "the first bundle has no one-time prekey");
+    use_up_one_time(ctx, d, k, 2 * VT_MAX_PREKEYS_PER_UPLOAD, &x);
+    vcl_step(ctx, "another fetches a bundle with the last-resort prekey and waits");
+    take_bundle(ctx, p2, k->name, dev, &x2);
+    VCL_CHECK(ctx, x2.one_time_prekey_id == 0 && x2.last_resort_prekey_id != 0,
+              "the second bundle holds no last-resort prekey");
+    vcl_step(ctx, "the client replaces its signed and last-resort prekeys");
+    VCL_CODE(ctx, (int)vt_client_rotate_prekeys(k->c, VCK_WAIT_MS), VT_OK);
+    take_bundle(ctx, p3, k->name, dev, &x3);
+    VCL_CHECK(ctx,
+              x3.signed_prekey_id != x1.signed_prekey_id &&
+                  x3.last_resort_prekey_id != x2.last_resort_prekey_id,
+              "after the rotation the server still hands out signed prekey %u / last "
+              "resort %u (the upload did not replace them; the case proves nothing)",
+              x3.signed_prekey_id, x3.last_resort_prekey_id);
+    vcl_step(ctx, "the waiting peers send PrekeyMessages made from the old bundles");
+    vck_text(t1, "old-signed");
+    VCL_CODE(ctx, vtc_peer_send_text(p1, k->name, t1, NULL), VT_OK);
+    vck_text(t2, "old-last-resort");
+    VCL_CODE(ctx, vtc_peer_send_text(p2, k->name, t2, NULL), VT_OK);
+    vck_text(t3, "new-bundle");
+    VCL_CODE(ctx, vtc_peer_send_text(p3, k->name, t3, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t3, VCK_WAIT_MS,
+               "control: the message from the new bundle");
+    vck_wait(k, vck_has_text, t2, VCK_QUIET_MS);
+    VCL_CHECK(ctx, vck_has_text(k, t1),
+              "a PrekeyMessage made from a bundle fetched before the signed prekey was "
+              "replaced did not decrypt (CRYPTO-23)");
+    VCL_CHECK(
+        ctx, vck_has_text(k, t2),
+        "a PrekeyMessage made from a bundle fetched before the signed and last-resort "
+        "prekeys were replaced did not decrypt (CRYPTO-23, CRYPTO-30)");
+}
+
+/* ---- CRYPTO-121: a bare MESSAGE needs a session ------------------------------ */
+
+static void bare_without_session(vcl_ctx *ctx)
+{
+    vtc_peer *p = peer(ctx, "peer"), *p2;
+    vck_client *k = vck_account(ctx, "cli", NULL);
+    vtc_peer_send_opts bare = {.bare = true};
+    Ventra__V1__Content c = VENTRA__V1__CONTENT__INIT;
+    Ventra__V1__DataMessage dm = VENTRA__V1__DATA_MESSAGE__INIT;
+    char t1[64], t2[64], t3[64], t4[64], r[64];
+    uint8_t mid[16];
+
+    c.body_case = VENTRA__V1__CONTENT__BODY_DATA;
+    c.data = &dm;
+    vcl_step(ctx, "a peer the client has no session with sends a bare MESSAGE");
+    vck_text(t1, "bare");
+    dm.text = t1;
+    dm.sent_at_ms = vtc_wall_ms();
+    VCL_CODE(ctx, vtc_peer_send(p, k->name, &c, &bare, NULL), VT_OK);
+    vck_pump(k, VCK_QUIET_MS);
+    VCL_CHECK(ctx, vck_count_text(k, t1) == 0 && !vck_history_has(k, t1),
+              "a bare MESSAGE from a device without a session was shown or stored");
+    vcl_step(ctx, "the same session's next message, as a PrekeyMessage, is taken");
+    vck_text(t2, "prekey");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t2, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t2, VCK_WAIT_MS, "the PrekeyMessage shown");
+    vck_pump(k, 300);
+    VCL_CHECK(ctx, vck_count_text(k, t1) == 0,
+              "the refused bare MESSAGE was shown later");
+    vck_text(r, "reply");
+    vck_send(k, vtc_peer_username(p), r, mid);
+    VCL_CHECK(ctx, peer_gets(p, r, 5000), "the peer did not decrypt the client's reply");
+    vcl_step(ctx, "a second device of the same account, without a session, sends a bare "
+                  "MESSAGE");
+    p2 = vtc_peer_link(p);
+    vcl_defer(ctx, free_peer, p2);
+    vck_text(t3, "bare2");
+    dm.text = t3;
+    dm.sent_at_ms = vtc_wall_ms();
+    VCL_CODE(ctx, vtc_peer_send(p2, k->name, &c, &bare, NULL), VT_OK);
+    vck_pump(k, VCK_QUIET_MS);
+    VCL_CHECK(
+        ctx, vck_count_text(k, t3) == 0,
+        "a bare MESSAGE from %s/%u, a device without a session (the account's other "
+        "device has one), was shown",
+        vtc_peer_username(p2), vtc_peer_device_id(p2));
+    vck_text(t4, "prekey2");
+    VCL_CODE(ctx, vtc_peer_send_text(p2, k->name, t4, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t4, VCK_WAIT_MS,
+               "the second device's PrekeyMessage shown");
+    vck_text(t2, "first-device");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t2, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t2, VCK_WAIT_MS,
+               "the first device's session still works");
+}
+
 VCK_CASES(
     sessions,
     {"sessions/identity-change", "SEC-5 SM-200 AUTH-94 CRYPTO-128", VCL_MUST, 0,
@@ -329,4 +748,15 @@ VCK_CASES(
      "a group message whose Content names another group is dropped", group_mismatch},
     {"sessions/bad-bundle-signature", "SEC-4", VCL_MUST, 0,
      "a bundle with a bad signed-prekey signature is refused, nothing encrypted to it",
-     bad_bundle_signature}, );
+     bad_bundle_signature},
+    {"sessions/prekey-ids", "CRYPTO-20 CRYPTO-25 CRYPTO-27", VCL_MUST, 0,
+     "uploaded prekeys: non-zero ids never reused, valid and distinct X25519 keys",
+     prekey_ids},
+    {"sessions/last-resort-reuse", "CRYPTO-29", VCL_MUST, 0,
+     "two peers start sessions from the same last-resort prekey; both get through",
+     last_resort_reuse},
+    {"sessions/prekey-grace", "CRYPTO-23 CRYPTO-30", VCL_MUST, 0,
+     "PrekeyMessages from bundles fetched before a rotation still decrypt", prekey_grace},
+    {"sessions/bare-message-no-session", "CRYPTO-121", VCL_MUST, 0,
+     "a bare MESSAGE from a device without a session is refused; nothing changes",
+     bare_without_session}, );

@@ -1,6 +1,6 @@
 /* Client tier, transport: where the client connects (spec/wire.md WIRE-6,
  * security.md SEC-8) and what it does with frames a server of a later
- * revision, or a misbehaving one, sends (WIRE-25, WIRE-42, WIRE-51,
+ * revision, or a misbehaving one, sends (WIRE-25, WIRE-36, WIRE-42, WIRE-51,
  * spec/README.md SPEC-3), through the intercepting proxy. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +371,132 @@ static void no_rpc_before_auth(vcl_ctx *ctx)
     vck_recs_free(recs, n);
 }
 
+/* ---- WIRE-36: responses are matched by id, not by order ---------------------- */
+
+typedef struct reorder {
+    bool on;
+    vck_proxy *px;
+    uint32_t ack_id, list_id; /* the requests whose responses are held */
+    uint8_t *held;            /* the Ack's response */
+    size_t held_len;
+    bool swapped;
+} reorder;
+
+/* Holds the response to the first Ack after |on|, then, when the response
+ * to a ListDevices sent while it is held comes, sends that one first and
+ * the Ack's after it. */
+static vck_verdict reorder_responses(void *ud, unsigned conn, vck_dir dir,
+                                     const uint8_t *data, size_t len, uint8_t **out,
+                                     size_t *out_len)
+{
+    reorder *r = ud;
+    Ventra__V1__Frame *f;
+    vck_verdict v = VCK_PASS;
+
+    (void)conn;
+    (void)out;
+    (void)out_len;
+    if (!r->on || r->swapped || (f = vck_decode(data, len)) == NULL)
+        return VCK_PASS;
+    if (dir == VCK_TO_SERVER && f->kind_case == VENTRA__V1__FRAME__KIND_REQUEST) {
+        if (f->request->body_case == VENTRA__V1__REQUEST__BODY_ACK && r->ack_id == 0)
+            r->ack_id = f->request->id;
+        else if (f->request->body_case == VENTRA__V1__REQUEST__BODY_LIST_DEVICES &&
+                 r->held != NULL && r->list_id == 0)
+            r->list_id = f->request->id;
+    } else if (dir == VCK_TO_CLIENT && f->kind_case == VENTRA__V1__FRAME__KIND_RESPONSE) {
+        uint32_t id = f->response->id;
+
+        if (id != 0 && id == r->ack_id && r->held == NULL &&
+            (r->held = malloc(len)) != NULL) {
+            memcpy(r->held, data, len);
+            r->held_len = len;
+            v = VCK_DROP;
+        } else if (id != 0 && id == r->list_id && r->held != NULL) {
+            /* this one first, then the one that was asked for earlier */
+            if (vck_proxy_inject_locked(r->px, data, len) &&
+                vck_proxy_inject_locked(r->px, r->held, r->held_len)) {
+                v = VCK_DROP;
+                r->swapped = true;
+            }
+        }
+    }
+    ventra__v1__frame__free_unpacked(f, NULL);
+    return v;
+}
+
+static void free_reorder(void *p)
+{
+    reorder *r = p;
+
+    free(r->held);
+    free(r);
+}
+
+static bool ack_held(vck_proxy *px, reorder *r)
+{
+    bool held;
+
+    vck_proxy_lock(px);
+    held = r->held != NULL;
+    vck_proxy_unlock(px);
+    return held;
+}
+
+static void responses_by_id(vcl_ctx *ctx)
+{
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *p = peer(ctx, "peer");
+    vck_client *k = vck_account(ctx, "cli", vck_proxy_url(px));
+    reorder *r = calloc(1, sizeof *r);
+    vt_client_device devs[4];
+    size_t n = 0, nstates;
+    char t[64], t2[64];
+    int64_t deadline;
+    vt_err err;
+    bool swapped;
+
+    VCL_CHECK(ctx, r != NULL, "out of memory");
+    vcl_defer(ctx, free_reorder, r);
+    r->px = px;
+    vck_expect(k, vck_is_live, NULL, VCK_WAIT_MS, "LIVE");
+    nstates = k->nstates;
+    vck_proxy_set_hook(px, reorder_responses, r);
+    vck_proxy_lock(px);
+    r->on = true;
+    vck_proxy_unlock(px);
+    vcl_step(ctx, "the peer writes; the response to the client's Ack is held");
+    vck_text(t, "held-ack");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t, VCK_WAIT_MS, "the peer's message shown");
+    deadline = vtc_now_ms() + VCK_WAIT_MS;
+    while (!ack_held(px, r) && vtc_left_ms(deadline) > 0)
+        vck_pump(k, 50);
+    VCL_CHECK(ctx, ack_held(px, r), "the client sent no Ack (the case proves nothing)");
+    vcl_step(ctx, "ListDevices while the Ack is in flight; its response comes first");
+    err = vt_client_devices(k->c, devs, 4, &n, VCK_WAIT_MS);
+    vck_proxy_lock(px);
+    swapped = r->swapped;
+    vck_proxy_unlock(px);
+    VCL_CHECK(ctx, swapped,
+              "the proxy did not reorder the two responses (no ListDevices while the Ack "
+              "was held)");
+    VCL_CHECK(ctx, err == VT_OK, "vt_client_devices: %s", vt_strerror(err));
+    VCL_CHECK(ctx, n == 1 && devs[0].device_id == vt_client_device_id(k->c),
+              "vt_client_devices after the reordered responses: %zu devices, the first "
+              "%u (want 1, this device %u)",
+              n, n ? devs[0].device_id : 0, vt_client_device_id(k->c));
+    vck_pump(k, 500);
+    VCL_CHECK(ctx, k->nstates == nstates && vck_is_live(k, NULL),
+              "the client left LIVE after responses in another order than its requests");
+    vcl_step(ctx, "the connection still works");
+    vck_text(t2, "after");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t2, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t2, VCK_WAIT_MS, "the next message shown");
+    VCL_CHECK(ctx, vck_count_text(k, t) == 1, "the first message was shown %zu times",
+              vck_count_text(k, t));
+}
+
 VCK_CASES(transport,
           {"transport/plain-ws-remote", "WIRE-6 SEC-8", VCL_MUST, 0,
            "vt_client_open refuses ws:// to a host that is not a loopback address",
@@ -388,4 +514,7 @@ VCK_CASES(transport,
            "unknown fields in Frame, Response and Event are ignored", unknown_fields},
           {"transport/no-rpc-before-auth", "WIRE-51", VCL_MUST, 0,
            "no non-public request before the response that authenticated the connection",
-           no_rpc_before_auth}, );
+           no_rpc_before_auth},
+          {"transport/responses-by-id", "WIRE-36", VCL_MUST, 0,
+           "two responses in the reverse order of their requests: both complete rightly",
+           responses_by_id}, );

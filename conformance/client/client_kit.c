@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -321,6 +323,90 @@ void vck_reopen(vck_client *k)
         vcl_failf(k->ctx, "vt_client_open again (%s): %s", k->dir, vt_strerror(err));
     if ((err = vt_client_start(k->c)) != VT_OK)
         vcl_failf(k->ctx, "vt_client_start: %s", vt_strerror(err));
+}
+
+/* ---- A client in a process of its own ------------------------------------ */
+
+typedef struct child {
+    pid_t pid;
+} child;
+
+static child *children[8];
+
+static void reap(void *p)
+{
+    child *ch = p;
+
+    for (size_t i = 0; i < 8; i++)
+        if (children[i] == ch)
+            children[i] = NULL;
+    if (ch->pid > 0) {
+        kill(ch->pid, SIGKILL);
+        waitpid(ch->pid, NULL, 0);
+        ch->pid = 0;
+    }
+    free(ch);
+}
+
+int vck_fork_send(vck_client *k, const char *to, const char *text)
+{
+    child *ch = calloc(1, sizeof *ch);
+    size_t slot = 0;
+    pid_t pid;
+
+    if (ch == NULL)
+        vcl_failf(k->ctx, "out of memory");
+    vcl_defer(k->ctx, reap, ch);
+    while (slot < 8 && children[slot] != NULL)
+        slot++;
+    if (slot == 8)
+        vcl_failf(k->ctx, "too many client processes");
+    vck_shut(k);
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        vcl_failf(k->ctx, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        /* the child: only the library, never the case's machinery */
+        static const vt_client_callbacks none;
+        vt_client_config cfg = {
+            .server_url = k->url,
+            .data_dir = k->dir,
+            .passphrase = passphrase,
+            .passphrase_len = sizeof passphrase - 1,
+            .ca_file = k->ca[0] ? k->ca : NULL,
+            .device_name = "conformance device",
+        };
+        vt_client *c = NULL;
+        int64_t deadline = vtc_now_ms() + 60000;
+
+        if (vt_client_open(&c, &cfg, &none, NULL) != VT_OK ||
+            vt_client_start(c) != VT_OK ||
+            vt_client_send_text(c, to, text, NULL) != VT_OK)
+            _exit(3);
+        while (vtc_left_ms(deadline) > 0)
+            if (vt_client_service(c, 50) != VT_OK)
+                poll(NULL, 0, 10);
+        _exit(4);
+    }
+    ch->pid = pid;
+    children[slot] = ch;
+    vcl_log(k->ctx, "client %s: runs in process %d", k->label, (int)pid);
+    return (int)pid;
+}
+
+void vck_kill(vcl_ctx *ctx, int pid)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (children[i] != NULL && children[i]->pid == pid) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            children[i]->pid = 0;
+            children[i] = NULL;
+            vcl_log(ctx, "process %d killed (SIGKILL)", pid);
+            return;
+        }
+    vcl_failf(ctx, "vck_kill: %d is no client process of this case", pid);
 }
 
 typedef struct waiter {
@@ -990,6 +1076,21 @@ bool vck_proxy_inject(vck_proxy *p, const uint8_t *data, size_t len)
     pthread_mutex_unlock(&p->mu);
     wake(p);
     return nb != NULL;
+}
+
+bool vck_proxy_inject_locked(vck_proxy *p, const uint8_t *data, size_t len)
+{
+    uint8_t h[14];
+    size_t hl = ws_header(h, 0x82, len, NULL);
+    uint8_t *nb = realloc(p->inject, p->ninject + hl + len);
+
+    if (nb == NULL)
+        return false;
+    memcpy(nb + p->ninject, h, hl);
+    memcpy(nb + p->ninject + hl, data, len);
+    p->inject = nb;
+    p->ninject += hl + len;
+    return true;
 }
 
 void vck_proxy_cut(vck_proxy *p)

@@ -114,6 +114,15 @@ vck_client *vck_link(vcl_ctx *ctx, vck_client *owner, char *code, char *reply);
 void vck_shut(vck_client *k);
 void vck_reopen(vck_client *k);
 
+/* A client process that can be killed (CRYPTO-93): shuts |k| (vck_shut),
+ * then forks a child that opens a vt_client on |k|'s data directory (no
+ * callbacks), starts it, queues |text| to |to| and services it until it
+ * is killed (at most 60 s). Returns the child's pid; vck_kill sends it
+ * SIGKILL and reaps it (also done after the case). vck_reopen opens |k|
+ * again afterwards. */
+int vck_fork_send(vck_client *k, const char *to, const char *text);
+void vck_kill(vcl_ctx *ctx, int pid);
+
 /* Runs the client until |cond|(|k|, |ud|) holds or |timeout_ms| passed;
  * returns whether it holds. vck_expect fails the case with |what| when not. */
 typedef bool (*vck_cond)(vck_client *k, const void *ud);
@@ -200,6 +209,10 @@ void vck_proxy_unlock(vck_proxy *p);
 /* Sends the binary message |data| to the client on the newest connection;
  * false when there is none. */
 bool vck_proxy_inject(vck_proxy *p, const uint8_t *data, size_t len);
+
+/* As vck_proxy_inject, from inside a hook (the proxy's lock is held);
+ * the messages go out, in the order given, right after the hook returns. */
+bool vck_proxy_inject_locked(vck_proxy *p, const uint8_t *data, size_t len);
 
 /* Ends every connection (both sockets closed, no close frame). */
 void vck_proxy_cut(vck_proxy *p);

@@ -175,6 +175,18 @@ __attribute__((warn_unused_result)) vt_err vt_client_devices(vt_client *c, vt_cl
 __attribute__((warn_unused_result)) vt_err vt_client_remove_device(vt_client *c,
                                                                    uint32_t device_id,
                                                                    int timeout_ms);
+/* Replaces the signed and last-resort prekeys now (a rotation the user or
+ * a schedule asks for, ahead of SIGNED_PREKEY_ROTATION_S): makes new ones
+ * with fresh ids, uploads them and, once the upload succeeded, keeps the
+ * replaced private keys for SIGNED_PREKEY_GRACE_S so that PrekeyMessages
+ * made from an older bundle still decrypt (spec/crypto.md CRYPTO-22, -23,
+ * -28, -30). Runs the loop until the upload is answered or |timeout_ms|
+ * passed; when it fails, the rotation stays pending and the client uploads
+ * on its next pass. Errors: VT_ERR_INVALID_ARGUMENT (NULL), VT_ERR_STATE
+ * (no device yet, or called from a callback), VT_ERR_LIMIT_EXCEEDED (ids
+ * exhausted), the UploadPrekeys error, transport errors. */
+__attribute__((warn_unused_result)) vt_err vt_client_rotate_prekeys(vt_client *c,
+                                                                    int timeout_ms);
 /* DeleteAccount; on success the store forgets the credentials (SM-3). */
 __attribute__((warn_unused_result)) vt_err vt_client_delete_account(vt_client *c, int timeout_ms);
 
