@@ -15,6 +15,7 @@
 #include "ventra/ratchet.h"
 #include "ventra/session.h"
 #include "ventra/x3dh.h"
+#include "vt_constants.h"
 #include "vtc.h"
 #include "vtc_int.h"
 #include "vtc_peer.h"
@@ -51,6 +52,8 @@ struct vtc_peer {
     size_t n_base, cap_base;
     seen_id *seen;
     size_t n_seen, cap_seen;
+    vtc_peer_secret *secrets; /* SEC-1: what its sessions derived */
+    size_t n_secrets, cap_secrets;
 };
 
 /* ---- Bookkeeping ------------------------------------------------------- */
@@ -268,6 +271,9 @@ void vtc_peer_free(vtc_peer *p)
     if (p == NULL)
         return;
     clear_state(p);
+    if (p->secrets != NULL)
+        sodium_memzero(p->secrets, p->cap_secrets * sizeof *p->secrets);
+    free(p->secrets);
     vtc_device_free(p->d);
     sodium_memzero(p, sizeof *p);
     free(p);
@@ -342,7 +348,175 @@ void vtc_peer_rotate_identity(vtc_peer *p)
     make_prekeys(p);
 }
 
+/* ---- The secrets the sessions derive (SEC-1) ---------------------------- */
+
+static void note(vtc_peer *p, const uint8_t *b, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > 32 || sodium_is_zero(b, len))
+        return;
+    for (i = 0; i < p->n_secrets; i++)
+        if (p->secrets[i].len == len && memcmp(p->secrets[i].bytes, b, len) == 0)
+            return;
+    if (p->n_secrets == p->cap_secrets) {
+        p->cap_secrets = p->cap_secrets ? 2 * p->cap_secrets : 64;
+        p->secrets = vtc_xrealloc(p->secrets, p->cap_secrets * sizeof *p->secrets);
+    }
+    memset(&p->secrets[p->n_secrets], 0, sizeof p->secrets[p->n_secrets]);
+    memcpy(p->secrets[p->n_secrets].bytes, b, len);
+    p->secrets[p->n_secrets++].len = len;
+}
+
+/* A message key and what CRYPTO-82 expands it into (AES key and nonce). */
+static void note_message_key(vtc_peer *p, const uint8_t mk[32])
+{
+    uint8_t okm[44];
+
+    note(p, mk, 32);
+    if (vt_hkdf_sha256(okm, sizeof okm, NULL, 0, mk, 32,
+                       (const uint8_t *)VT_LABEL_MESSAGE_KEYS,
+                       VT_LABEL_MESSAGE_KEYS_LEN) == VT_OK) {
+        note(p, okm, 32);
+        note(p, okm + 32, 12);
+    }
+    sodium_memzero(okm, sizeof okm);
+}
+
+/* The chain keys from |ck| on (CRYPTO-81) until |end| (NULL: one step) and
+ * the message key of each. */
+static void note_chain(vtc_peer *p, const uint8_t ck[32], const uint8_t *end)
+{
+    static const uint8_t one = 0x01, two = 0x02;
+    uint8_t cur[32], mk[32];
+    unsigned i;
+
+    memcpy(cur, ck, 32);
+    for (i = 0; i < 2 * VT_MAX_SKIP + 2; i++) {
+        note(p, cur, 32);
+        if (end != NULL && sodium_memcmp(cur, end, 32) == 0)
+            break;
+        if (vt_hmac_sha256(mk, cur, 32, &one, 1) != VT_OK)
+            break;
+        note_message_key(p, mk);
+        if (vt_hmac_sha256(cur, cur, 32, &two, 1) != VT_OK || end == NULL)
+            break;
+    }
+    sodium_memzero(cur, sizeof cur);
+    sodium_memzero(mk, sizeof mk);
+}
+
+/* The shared secrets of one exported state: root key, chain keys (and the
+ * message key each would give next), skipped message keys. The ratchet's
+ * own private key is the peer's, never the client's: not noted. */
+static void note_state(vtc_peer *p, const vt_ratchet_state *st)
+{
+    size_t i;
+
+    note(p, st->rk, 32);
+    if (st->has_cks)
+        note_chain(p, st->cks, NULL);
+    if (st->has_ckr)
+        note_chain(p, st->ckr, NULL);
+    for (i = 0; i < st->skipped_len; i++)
+        note_message_key(p, st->skipped[i].mk);
+}
+
+/* What a decryption from |pre| to |post| derived: the receiving chain it
+ * walked, through a DH ratchet step (CRYPTO-80) when the remote ratchet
+ * key changed. |pre_rk| and |pre_dhs_priv| are |pre|'s, or SK and the
+ * signed prekey for a new responder session. */
+static void note_step(vtc_peer *p, const uint8_t pre_rk[32],
+                      const uint8_t pre_dhs_priv[32], bool same_chain,
+                      const uint8_t *pre_ckr, const vt_ratchet_state *post)
+{
+    uint8_t dh[32], okm[64];
+
+    if (same_chain && pre_ckr != NULL) {
+        note_chain(p, pre_ckr, post->has_ckr ? post->ckr : NULL);
+    } else if (post->has_dhr && vt_x25519(dh, pre_dhs_priv, post->dhr) == VT_OK &&
+               vt_hkdf_sha256(okm, sizeof okm, pre_rk, 32, dh, 32,
+                              (const uint8_t *)VT_LABEL_RATCHET_ROOT,
+                              VT_LABEL_RATCHET_ROOT_LEN) == VT_OK) {
+        note(p, okm, 32);
+        note_chain(p, okm + 32, post->has_ckr ? post->ckr : NULL);
+    }
+    note_state(p, post);
+    sodium_memzero(dh, sizeof dh);
+    sodium_memzero(okm, sizeof okm);
+}
+
+static bool export_state(const vt_ratchet *r, vt_ratchet_state *st)
+{
+    memset(st, 0, sizeof *st);
+    return r != NULL && vt_ratchet_export_state(r, st) == VT_OK;
+}
+
+static void note_session(vtc_peer *p, const vt_ratchet *r)
+{
+    vt_ratchet_state st;
+
+    if (export_state(r, &st))
+        note_state(p, &st);
+    vt_ratchet_state_clear(&st);
+}
+
+/* vt_ratchet_decrypt with what it derived noted. */
+static vt_err decrypt_noted(vtc_peer *p, vt_ratchet *r, uint8_t *pt, size_t cap,
+                            size_t *pt_len, const uint8_t *msg, size_t len)
+{
+    vt_ratchet_state pre, post;
+    bool have_pre = export_state(r, &pre);
+    vt_err rc =
+        vt_ratchet_decrypt(r, pt, cap, pt_len, msg, len, (uint64_t)time(NULL), NULL);
+
+    if (rc == VT_OK && have_pre && export_state(r, &post)) {
+        bool same =
+            pre.has_dhr && post.has_dhr && sodium_memcmp(pre.dhr, post.dhr, 32) == 0;
+
+        note_step(p, pre.rk, pre.dhs_private, same, pre.has_ckr ? pre.ckr : NULL, &post);
+        vt_ratchet_state_clear(&post);
+    }
+    vt_ratchet_state_clear(&pre);
+    return rc;
+}
+
+size_t vtc_peer_secrets(const vtc_peer *p, const vtc_peer_secret **out)
+{
+    *out = p->secrets;
+    return p->n_secrets;
+}
+
 /* ---- Receiving ---------------------------------------------------------- */
+
+/* SEC-1: a new responder session's SK (its first root key, CRYPTO-85) and
+ * the first receiving chain, recomputed from the prekeys |pm| names
+ * (before the commit consumes a one-time key). */
+static void note_responder(vtc_peer *p, const vt_ratchet *s, const vt_prekey_message *pm)
+{
+    vt_prekey spk, opk;
+    bool has_opk = false;
+    uint8_t sk[32], ad[VT_RATCHET_AD_LEN];
+    vt_ratchet_state post;
+
+    memset(&opk, 0, sizeof opk);
+    if (lookup_signed(p, pm->signed_prekey_id, &spk) != VT_OK)
+        return;
+    if (pm->one_time_prekey_id != 0)
+        has_opk = lookup_one_time(p, pm->one_time_prekey_id, &opk) == VT_OK;
+    else if (pm->last_resort_prekey_id != 0)
+        has_opk = lookup_last_resort(p, pm->last_resort_prekey_id, &opk) == VT_OK;
+    if (vt_x3dh_responder_secret(sk, ad, p->d->id, pm->identity_key, pm->base_key, &spk,
+                                 has_opk ? &opk : NULL) == VT_OK &&
+        export_state(s, &post)) {
+        note(p, sk, 32);
+        note_step(p, sk, spk.priv, false, NULL, &post);
+        vt_ratchet_state_clear(&post);
+    }
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(&spk, sizeof spk);
+    sodium_memzero(&opk, sizeof opk);
+}
 
 /* CRYPTO-65: a PrekeyMessage from (|user|, |device|) into |pt|. */
 static vt_err open_prekey(vtc_peer *p, const char *user, uint32_t device,
@@ -376,15 +550,14 @@ static vt_err open_prekey(vtc_peer *p, const char *user, uint32_t device,
     if (r != NULL && r->cur != NULL &&
         vt_ratchet_get_role(r->cur) == VT_RATCHET_RESPONDER &&
         vt_equal(vt_ratchet_base_key(r->cur), pm.base_key, 32))
-        return vt_ratchet_decrypt(r->cur, pt, cap, pt_len, pm.message, pm.message_len,
-                                  now, NULL);
+        return decrypt_noted(p, r->cur, pt, cap, pt_len, pm.message, pm.message_len);
     if (r != NULL && r->losing != NULL &&
         vt_equal(vt_ratchet_base_key(r->losing), pm.base_key, 32))
-        return vt_ratchet_decrypt(r->losing, pt, cap, pt_len, pm.message, pm.message_len,
-                                  now, NULL);
+        return decrypt_noted(p, r->losing, pt, cap, pt_len, pm.message, pm.message_len);
     rc = vt_x3dh_respond(&s, &commit, pt, cap, pt_len, &pm, &keys, now, NULL);
     if (rc != VT_OK)
         return rc;
+    note_responder(p, s, &pm);
     /* Step 10, CRYPTO-73 to CRYPTO-76 (in memory, so atomic). */
     for (i = 0; commit.consumed_one_time_id != 0 && i < VTC_PEER_ONE_TIME_PREKEYS; i++)
         if (p->otk[i].id == commit.consumed_one_time_id)
@@ -432,8 +605,8 @@ static void open_message(vtc_peer *p, const Ventra__V1__MessageEvent *m,
         if (r == NULL || r->cur == NULL)
             rc = VT_ERR_STATE; /* CRYPTO-121 */
         else
-            rc = vt_ratchet_decrypt(r->cur, pt, cap, &pt_len, m->content.data,
-                                    m->content.len, (uint64_t)time(NULL), NULL);
+            rc = decrypt_noted(p, r->cur, pt, cap, &pt_len, m->content.data,
+                               m->content.len);
         break;
     }
     default:
@@ -634,6 +807,8 @@ static vt_err open_sessions(vtc_peer *p, const char *user, const uint32_t *ids, 
             rc = VT_ERR_PERMISSION_DENIED; /* CRYPTO-49 */
         if (rc == VT_OK)
             rc = vt_x3dh_initiate(&s, p->d->id, &b, NULL);
+        if (rc == VT_OK)
+            note_session(p, s);
         if (rc == VT_OK) {
             rm = get_remote(p, user, pb->device_id);
             memcpy(rm->ik, b.identity_key, 32);
@@ -651,9 +826,10 @@ static vt_err open_sessions(vtc_peer *p, const char *user, const uint32_t *ids, 
 
 /* One envelope's content for (|user|, |device|): the ratchet message of
  * |pt|, wrapped in a PrekeyMessage while the session is an unconfirmed
- * initiator session (CRYPTO-61, CRYPTO-62). Malloc'd into *out. */
+ * initiator session (CRYPTO-61, CRYPTO-62) unless |bare| (misbehaving:
+ * CRYPTO-121). Malloc'd into *out. */
 static void seal(vtc_peer *p, const char *user, uint32_t device, const uint8_t *pt,
-                 size_t pt_len, uint8_t **out, size_t *out_len, int *type)
+                 size_t pt_len, bool bare, uint8_t **out, size_t *out_len, int *type)
 {
     remote *rm = find_remote(p, user, device);
     size_t cap = pt_len + VT_RATCHET_OVERHEAD, mlen = 0;
@@ -662,11 +838,13 @@ static void seal(vtc_peer *p, const char *user, uint32_t device, const uint8_t *
 
     if (rm == NULL || rm->cur == NULL)
         vtc_fail("peer %s: no session with %s/%u", p->d->username, user, device);
+    note_session(p, rm->cur); /* SEC-1: the sending chain and its next key */
     if (vt_ratchet_encrypt(rm->cur, msg, cap, &mlen, pt, pt_len) != VT_OK)
         vtc_fail("peer %s: vt_ratchet_encrypt for %s/%u failed", p->d->username, user,
                  device);
+    note_session(p, rm->cur);
     if (vt_ratchet_get_role(rm->cur) == VT_RATCHET_INITIATOR &&
-        !vt_ratchet_confirmed(rm->cur)) {
+        !vt_ratchet_confirmed(rm->cur) && !bare) {
         size_t pcap = mlen + 128;
 
         *out = vtc_xmalloc(pcap);
@@ -808,7 +986,7 @@ vt_err vtc_peer_send(vtc_peer *p, const char *to_user, const Ventra__V1__Content
         size_t len;
         int type;
 
-        seal(p, user, dev, pt, pt_len, &buf, &len, &type);
+        seal(p, user, dev, pt, pt_len, o != NULL && o->bare, &buf, &len, &type);
         add_env(&s, dev, type, buf, len);
     }
     sodium_memzero(pt, pt_len);
@@ -887,4 +1065,27 @@ vt_err vtc_peer_send_raw(vtc_peer *p, const char *to_user, int type,
         add_env(&s, i < f.nr ? f.rids[i] : f.sids[i - f.nr], type, buf, len);
     }
     return send_sealed(p, to_user, &f, &s, NULL, mid_out);
+}
+
+vt_err vtc_peer_start_sessions(vtc_peer *p, const char *to_user)
+{
+    fanout f;
+    vt_err rc;
+
+    if (p->d->c == NULL)
+        vtc_fail("peer %s: offline", p->d->username);
+    rc = list_devices(p, to_user,
+                      strcmp(to_user, p->d->username) == 0 ? p->d->device_id : 0, f.rids,
+                      &f.nr);
+    if (rc == VT_OK)
+        rc = open_sessions(p, to_user, f.rids, f.nr);
+    return rc;
+}
+
+bool vtc_peer_session_x3dh(const vtc_peer *p, const char *username, uint32_t device_id,
+                           vt_x3dh_fields *out)
+{
+    const remote *r = find_remote(p, username, device_id);
+
+    return r != NULL && r->cur != NULL && vt_ratchet_x3dh_fields(r->cur, out) == VT_OK;
 }

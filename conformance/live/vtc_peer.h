@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ventra/err.h"
+#include "ventra/ratchet.h"
 #include "ventra/v1/e2e.pb-c.h"
 #include "vtc.h"
 
@@ -110,6 +111,8 @@ typedef struct vtc_peer_send_opts {
     const uint8_t *group_id;   /* 16 bytes; NULL: none (no to_self then) */
     bool ephemeral;
     bool unpadded; /* misbehave: encrypt the Content without padding */
+    bool bare;     /* misbehave: a bare ENVELOPE_TYPE_MESSAGE even while the
+                    * session is unconfirmed (no PrekeyMessage, CRYPTO-121) */
 } vtc_peer_send_opts;
 
 /* Encrypts the Content |c| (its padding field is ignored and set per
@@ -136,6 +139,38 @@ vt_err vtc_peer_send_receipt(vtc_peer *p, const char *to_user, const uint8_t (*m
 
 /* A TypingMessage (STARTED or STOPPED) in an ephemeral send (DELIV-85). */
 vt_err vtc_peer_send_typing(vtc_peer *p, const char *to_user, bool started);
+
+/* Makes sessions now (FetchBundles, X3DH as initiator, CRYPTO-45 to
+ * CRYPTO-56) with every active device of |to_user| the peer has none
+ * with, and sends nothing: the next vtc_peer_send to them is a
+ * PrekeyMessage made from the bundles fetched now. Each call hands out
+ * one of their prekeys (vtc_peer_forget first to fetch again). Returns
+ * VT_OK, the ListDevices or FetchBundles error code, or the error of the
+ * bundle check. */
+vt_err vtc_peer_start_sessions(vtc_peer *p, const char *to_user);
+
+/* The X3DH fields (the prekey ids of the bundle it was made from) of the
+ * current session with (|username|, |device_id|); false when there is none
+ * or it is a responder session. */
+bool vtc_peer_session_x3dh(const vtc_peer *p, const char *username, uint32_t device_id,
+                           vt_x3dh_fields *out);
+
+/* ---- The secrets it shares with its contacts (SEC-1) --------------------- */
+
+/* One secret value: 32 bytes, or 12 for a nonce. */
+typedef struct vtc_peer_secret {
+    uint8_t bytes[32];
+    size_t len;
+} vtc_peer_secret;
+
+/* Every secret the peer's sessions have held or derived so far, so that a
+ * case can look for them where they must not be: the X3DH SK of responder
+ * sessions (their first root key), every root key, every chain key, the
+ * message key of each chain step and skipped key, and the AES key and
+ * nonce of each (CRYPTO-80 to CRYPTO-82). Not the SK of sessions the peer
+ * initiated (X3DH wipes it), nor private keys of the peer's own (they are
+ * not shared). Owned by |p|; valid until the next call on it. */
+size_t vtc_peer_secrets(const vtc_peer *p, const vtc_peer_secret **out);
 
 /* ---- Misbehaving on purpose ------------------------------------------- */
 
