@@ -250,22 +250,7 @@ void vt_client_stop(vt_client *c)
 
 vt_client_state vt_client_get_state(const vt_client *c)
 {
-    switch (c ? c->st : VT_CLIENT_CONN_DISCONNECTED) {
-    case VT_CLIENT_CONN_CONNECTING:
-        return VT_CLIENT_CONNECTING;
-    case VT_CLIENT_CONN_AUTHENTICATING:
-        return VT_CLIENT_AUTHENTICATING;
-    case VT_CLIENT_CONN_DRAINING:
-        return VT_CLIENT_DRAINING;
-    case VT_CLIENT_CONN_LIVE:
-        return VT_CLIENT_LIVE;
-    case VT_CLIENT_CONN_BACKOFF:
-        return VT_CLIENT_BACKOFF;
-    case VT_CLIENT_CONN_CLOSED:
-        return VT_CLIENT_CLOSED;
-    default:
-        return VT_CLIENT_DISCONNECTED;
-    }
+    return vc_conn_public_state(c ? c->st : VT_CLIENT_CONN_DISCONNECTED);
 }
 
 /* The engine's work between socket passes: acks, prekeys, the outbox. It

@@ -229,7 +229,7 @@ static void fail_all(vt_client *c)
 
 static const vt_client_conn_ops conn_ops;
 
-static vt_client_state public_state(vt_client_conn_state s)
+vt_client_state vc_conn_public_state(vt_client_conn_state s)
 {
     switch (s) {
     case VT_CLIENT_CONN_CONNECTING:
@@ -270,7 +270,7 @@ void vc_conn_fire(vt_client *c, vt_client_conn_event ev)
         vt_client_conn_state before = c->st;
         if (vt_client_conn_step(&conn_ops, c, &c->st, ev) && before != c->st &&
             c->cb.state)
-            c->cb.state(c->ud, public_state(c->st),
+            c->cb.state(c->ud, vc_conn_public_state(c->st),
                         c->st == VT_CLIENT_CONN_CLOSED ? c->close_why : VT_OK);
         if (n_pending == 0)
             break;

@@ -24,6 +24,9 @@ size_t vc_rpc_inflight(const vt_client *c);
  * is a wire code of this revision, else VT_ERR_INTERNAL (WIRE-42, SPEC-3).
  * Every wire code becomes a vt_err through here. */
 vt_err vc_wire_err(uint32_t code);
+
+/* The public name (client.h) of a state of the client_conn machine. */
+vt_client_state vc_conn_public_state(vt_client_conn_state s);
 void vc_flush_acks(vt_client *c);
 void vc_queue_ack(vt_client *c, uint64_t seq);
 
