@@ -365,7 +365,9 @@ static void a_send_request(void *ctx)
 static void a_notify_held(void *ctx)
 {
     octx *o = ctx;
-    vc_notice(o->c, "a message to %s is held: an identity key changed", o->row.recipient);
+    if (o->c->cb.status == NULL)
+        vc_notice(o->c, "a message to %s is held: an identity key changed",
+                  o->row.recipient);
     set_history(o, "HELD");
     status(o, VT_MSG_HELD, VT_OK);
 }
@@ -382,7 +384,7 @@ static void a_report_failure(void *ctx)
     octx *o = ctx;
     if (o->quiet)
         return; /* the member left the group: nothing to tell */
-    if (is_data(&o->row))
+    if (is_data(&o->row) && o->c->cb.status == NULL)
         vc_notice(o->c, "a message to %s was not sent: %s", o->row.recipient,
                   vt_strerror(o->err));
     set_history(o, "FAILED");

@@ -230,13 +230,14 @@ static void a_record_pending_identity(void *ctx)
 static void a_notify_identity_changed(void *ctx)
 {
     sctx *s = ctx;
-    vc_notice(s->c,
-              "the identity key of %s device %u changed; messages to %s are held until "
-              "you accept it",
-              s->user, s->dev, s->user);
     vc_outbox_identity_changed(s->c, s->user); /* SM-303 */
     if (s->c->cb.identity_changed)
         s->c->cb.identity_changed(s->c->ud, s->user, s->dev);
+    else /* a notice only for what no callback of its own tells */
+        vc_notice(s->c,
+                  "the identity key of %s device %u changed; messages to %s are held "
+                  "until you accept it",
+                  s->user, s->dev, s->user);
     s->err = VT_ERR_PERMISSION_DENIED;
 }
 

@@ -86,8 +86,10 @@ typedef struct vt_client_callbacks {
      * server ended the session for good, VT_ERR_BAD_SIGNATURE when the
      * device cannot log in, VT_ERR_CRYPTO when the server key changed. */
     void (*state)(void *ud, vt_client_state st, vt_err why);
-    /* Something the user should read (a message that could not be
-     * decrypted, a group change, another connection took over). */
+    /* Something the user should read that no other callback tells (a
+     * message that could not be decrypted, a group change, another
+     * connection took over; an identity change or a held or failed message
+     * only when |identity_changed| or |status| is NULL). */
     void (*notice)(void *ud, const char *text);
 } vt_client_callbacks;
 
