@@ -3,10 +3,17 @@
  * keeps (spec/security.md SEC-4, SEC-5, SEC-7, SEC-42; crypto.md CRYPTO-20,
  * CRYPTO-23, CRYPTO-25, CRYPTO-27, CRYPTO-29, CRYPTO-30, CRYPTO-77,
  * CRYPTO-121, CRYPTO-128, CRYPTO-129; auth.md AUTH-94; state/session.md
- * SM-200), with the peer and the proxy. */
+ * SM-200), with the peer and the proxy; the atomic commit of a responder
+ * session (CRYPTO-74, by crash sweep) and the deletion of losing sessions
+ * (CRYPTO-124, CRYPTO-125). */
+#define _GNU_SOURCE /* nanosleep, poll */
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client_kit.h"
 #include "ventra/crypto.h"
@@ -730,6 +737,383 @@ static void bare_without_session(vcl_ctx *ctx)
                "the first device's session still works");
 }
 
+/* ---- CRYPTO-74: the responder's commit is atomic (a crash sweep) ------------ */
+
+/* Counts the MessageEvents from |sender| passed to the client and, while
+ * |drop_acks|, drops every Ack the client sends, so that the server pushes
+ * the message again on the next connection. */
+typedef struct sweep_hook {
+    char sender[33];
+    bool drop_acks;
+    unsigned forwards, acks_dropped;
+} sweep_hook;
+
+static vck_verdict sweep_filter(void *ud, unsigned conn, vck_dir dir, const uint8_t *data,
+                                size_t len, uint8_t **out, size_t *out_len)
+{
+    sweep_hook *h = ud;
+    Ventra__V1__Frame *f;
+
+    (void)conn;
+    (void)out;
+    (void)out_len;
+    if (dir == VCK_TO_SERVER) {
+        if (h->drop_acks &&
+            vck_request_case(data, len) == VENTRA__V1__REQUEST__BODY_ACK) {
+            h->acks_dropped++;
+            return VCK_DROP;
+        }
+        return VCK_PASS;
+    }
+    if ((f = vck_decode(data, len)) == NULL)
+        return VCK_PASS;
+    if (f->kind_case == VENTRA__V1__FRAME__KIND_EVENT &&
+        f->event->body_case == VENTRA__V1__EVENT__BODY_MESSAGE &&
+        strcmp(f->event->message->sender, h->sender) == 0)
+        h->forwards++;
+    ventra__v1__frame__free_unpacked(f, NULL);
+    return VCK_PASS;
+}
+
+static unsigned forwards(vck_proxy *px, sweep_hook *h)
+{
+    unsigned n;
+
+    vck_proxy_lock(px);
+    n = h->forwards;
+    vck_proxy_unlock(px);
+    return n;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+
+    nanosleep(&ts, NULL);
+}
+
+/* How many lines of what a child wrote to |fd| are |text|. */
+static unsigned shown_by_child(int fd, const char *text)
+{
+    char buf[4096];
+    size_t len = 0, tl = strlen(text);
+    ssize_t r;
+    unsigned n = 0;
+
+    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)r;
+    buf[len] = '\0';
+    for (char *line = buf, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
+        n += (size_t)(nl - line) == tl && memcmp(line, text, tl) == 0;
+    return n;
+}
+
+/* Where a run kills the client process: in its message callback, at the
+ * Nth change of its data directory after the message reached it, or a
+ * number of microseconds after the first such change. */
+typedef struct kill_point {
+    bool in_callback;
+    unsigned nth_write;
+    long after_us;
+} kill_point;
+
+static void describe(char out[64], const kill_point *kp)
+{
+    if (kp->in_callback)
+        snprintf(out, 64, "in the message callback");
+    else if (kp->nth_write)
+        snprintf(out, 64, "at write %u to the data directory", kp->nth_write);
+    else
+        snprintf(out, 64, "%ld us after the first write", kp->after_us);
+}
+
+/* Waits for the |fw|+1st forward of the message, then kills |pid| at |kp|
+ * (the directory is polled every 20 us, so "at write N" is at most that
+ * late). */
+static void kill_at(vcl_ctx *ctx, vck_client *k, vck_proxy *px, sweep_hook *h,
+                    unsigned fw, int pid, int fd, const kill_point *kp)
+{
+    int64_t deadline = vtc_now_ms() + 15000;
+    unsigned want = kp->nth_write ? kp->nth_write : 1, writes = 0;
+    uint64_t last, now;
+
+    while (forwards(px, h) <= fw && vtc_left_ms(deadline) > 0)
+        sleep_us(50);
+    VCL_CHECK(ctx, forwards(px, h) > fw,
+              "the server did not push the PrekeyMessage to the client process");
+    if (kp->in_callback) {
+        struct pollfd pf = {fd, POLLIN, 0};
+
+        (void)poll(&pf, 1, 5000); /* the child dies in its callback */
+        vck_kill(ctx, pid);
+        return;
+    }
+    last = vck_dir_stamp(k);
+    deadline = vtc_now_ms() + 3000;
+    while (writes < want && vtc_left_ms(deadline) > 0) {
+        if ((now = vck_dir_stamp(k)) != last) {
+            writes++;
+            last = now;
+        } else {
+            sleep_us(20);
+        }
+    }
+    if (writes < want)
+        vcl_log(ctx, "only %u writes seen", writes);
+    if (kp->after_us)
+        sleep_us(kp->after_us);
+    vck_kill(ctx, pid);
+}
+
+/* Whether |p| decrypts a DataMessage |text| among the next |n| messages. */
+static bool peer_gets_among(vtc_peer *p, const char *text, int n)
+{
+    vtc_peer_msg m;
+    bool got = false;
+
+    for (int i = 0; i < n && !got && vtc_peer_recv(p, 3000, &m); i++) {
+        got = m.error == VT_OK && vtc_peer_msg_text(&m) != NULL &&
+              strcmp(vtc_peer_msg_text(&m), text) == 0;
+        vtc_peer_msg_clear(&m);
+    }
+    return got;
+}
+
+/* CRYPTO-74 by crash sweep, not a proof: for each kill point the peer
+ * starts a fresh session from a new bundle (so each PrekeyMessage is
+ * committed with a one-time prekey of its own), the client runs in a
+ * process of its own, the proxy keeps its Acks from the server, and the
+ * process is SIGKILLed at that point of its processing of the message; the
+ * client is then opened again from its store and the server pushes the
+ * message again. A commit that is not atomic (say the session and the
+ * one-time prekey deletion stored before the message, or the prekey deleted
+ * without the session) loses the message when the kill falls in between:
+ * the redelivery no longer decrypts. One that stores nothing durably before
+ * the plaintext is released shows it twice. Required at every kill point:
+ * once opened again the client holds the message in its history (never
+ * lost; a kill between the commit and the callback leaves it stored but
+ * not announced, which is allowed), and the message callbacks of both
+ * processes announced it at most once (never twice). The kill points are
+ * the callback itself, the Nth change of the data directory after the push
+ * and a few delays after the first change: a sweep, not a proof; a moment
+ * it misses proves nothing about it. */
+static void commit_atomic(vcl_ctx *ctx)
+{
+    static const kill_point points[] = {
+        {true, 0, 0},    {false, 1, 0},    {false, 2, 0},    {false, 3, 0},
+        {false, 4, 0},   {false, 5, 0},    {false, 6, 0},    {false, 8, 0},
+        {false, 10, 0},  {false, 12, 0},   {false, 14, 0},   {false, 16, 0},
+        {false, 18, 0},  {false, 20, 0},   {false, 22, 0},   {false, 24, 0},
+        {false, 27, 0},  {false, 30, 0},   {false, 0, 2000}, {false, 0, 4000},
+        {false, 0, 6000}, {false, 0, 8000}, {false, 0, 11000}, {false, 0, 15000},
+        {false, 0, 25000},
+    };
+    vck_proxy *px = vck_proxy_start(ctx);
+    vtc_peer *p = peer(ctx, "peer");
+    vck_client *k = vck_account(ctx, "cli", vck_proxy_url(px));
+    sweep_hook h;
+    char t[64], r[64];
+    uint8_t mid[16];
+
+    memset(&h, 0, sizeof h);
+    snprintf(h.sender, sizeof h.sender, "%s", vtc_peer_username(p));
+    vck_proxy_set_hook(px, sweep_filter, &h);
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        char where[64];
+        unsigned fw, child_n, total;
+        bool stored;
+        int pid, fd;
+
+        describe(where, &points[i]);
+        vcl_step(ctx, "a new session's PrekeyMessage; the client process is killed %s",
+                 where);
+        vtc_peer_forget(p, k->name);
+        vck_text(t, "sweep");
+        VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t, NULL), VT_OK);
+        vck_proxy_lock(px);
+        h.drop_acks = true;
+        fw = h.forwards;
+        vck_proxy_unlock(px);
+        pid = vck_fork_recv(k, points[i].in_callback, &fd);
+        kill_at(ctx, k, px, &h, fw, pid, fd, &points[i]);
+        child_n = shown_by_child(fd, t);
+        vck_proxy_lock(px);
+        h.drop_acks = false;
+        fw = h.forwards;
+        vck_proxy_unlock(px);
+        vck_reopen(k);
+        {
+            int64_t deadline = vtc_now_ms() + VCK_WAIT_MS;
+
+            while (forwards(px, &h) <= fw && vck_count_text(k, t) == 0 &&
+                   vtc_left_ms(deadline) > 0)
+                vck_pump(k, 50);
+        }
+        VCL_CHECK(ctx, forwards(px, &h) > fw || vck_count_text(k, t) > 0,
+                  "the server did not push the unacknowledged message again after "
+                  "the kill (the case proves nothing)");
+        vck_pump(k, 500);
+        total = child_n + (unsigned)vck_count_text(k, t);
+        stored = vck_history_has(k, t);
+        vcl_log(ctx, "killed %s: shown %u time(s) before the kill, %u after; %s", where,
+                child_n, total - child_n, stored ? "in the history" : "not stored");
+        VCL_CHECK(ctx, stored,
+                  "a PrekeyMessage was lost: the client was killed %s and, opened "
+                  "again, has not stored the message pushed again (shown %u time(s); "
+                  "the commit of step 10 was not atomic, CRYPTO-74)",
+                  where, total);
+        VCL_CHECK(ctx, total <= 1,
+                  "a PrekeyMessage was shown %u times: the client was killed %s and "
+                  "showed it again when pushed again",
+                  total, where);
+    }
+    vcl_step(ctx, "the last session works both ways");
+    vck_text(r, "reply");
+    vck_send(k, vtc_peer_username(p), r, mid);
+    VCL_CHECK(ctx, peer_gets_among(p, r, 40), "the peer did not decrypt the client's reply");
+    vck_text(t, "after");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t, VCK_WAIT_MS, "the peer's next message shown");
+}
+
+/* ---- CRYPTO-124/125: a losing session is deleted when it loses its place ---- */
+
+static void free_ratchet(void *r)
+{
+    vt_ratchet_free(r);
+}
+
+/* The client's identity key, from the server's device list. */
+static void client_key(vcl_ctx *ctx, vtc_peer *p, vck_client *k, uint8_t out[32])
+{
+    Ventra__V1__Response *r = vtc_rpc_list_devices(vtc_peer_device(p)->c, k->name);
+    uint32_t dev = vt_client_device_id(k->c);
+    bool found = false;
+
+    VCL_CHECK(ctx, r != NULL && vtc_error_code(r) == 0 &&
+                       r->body_case == VENTRA__V1__RESPONSE__BODY_LIST_DEVICES,
+              "ListDevices(%s) failed", k->name);
+    for (size_t i = 0; i < r->list_devices->n_devices && !found; i++) {
+        const Ventra__V1__DeviceInfo *d = r->list_devices->devices[i];
+
+        if (d->device_id == dev && d->identity_key.len == 32) {
+            memcpy(out, d->identity_key.data, 32);
+            found = true;
+        }
+    }
+    vtc_response_free(r);
+    VCL_CHECK(ctx, found, "ListDevices(%s) does not list device %u", k->name, dev);
+}
+
+/* Sends |text| from |p| in the session |*s| (put back in |*s| afterwards,
+ * advanced), the peer's current session staying what it was. */
+static void send_in(vcl_ctx *ctx, vtc_peer *p, vck_client *k, vt_ratchet **s,
+                    const char *text)
+{
+    uint32_t dev = vt_client_device_id(k->c);
+    vt_ratchet *cur = vtc_peer_session_swap(p, k->name, dev, *s);
+    vt_err rc = vtc_peer_send_text(p, k->name, text, NULL);
+
+    *s = vtc_peer_session_swap(p, k->name, dev, cur);
+    VCL_CODE(ctx, rc, VT_OK);
+}
+
+/* Simultaneous initiation (CRYPTO-124) with the client's identity key the
+ * lower one, so that the client keeps the peer's sessions as losing ones:
+ * S_C, the client's session, stays current; the peer's S1 is kept as the
+ * losing one; a second PrekeyMessage from the peer (S2, new base key)
+ * takes S1's place, so S1 must be gone (CRYPTO-125): a PrekeyMessage of S1
+ * is not shown (its base key is used, CRYPTO-76), while S2 still decrypts.
+ * Then S_C is confirmed and replaced by a third session S3 from the peer,
+ * so S2 must be gone too: a PrekeyMessage of S2 is not shown. A client that
+ * kept either losing session would decrypt and show those messages. */
+static void losing_deleted(vcl_ctx *ctx)
+{
+    vck_client *k = vck_account(ctx, "cli", NULL);
+    uint32_t dev = vt_client_device_id(k->c);
+    uint8_t cik[32];
+    vtc_peer *p = NULL;
+    vt_ratchet *s1 = NULL, *s2 = NULL, *sc = NULL;
+    char c1[64], t1[64], t2[64], t3[64], t4[64], t5[64], t6[64], t7[64], t8[64],
+        r1[64];
+    uint8_t mid[16];
+    int tries;
+
+    vcl_step(ctx, "accounts are registered until the peer's identity key is the higher");
+    for (tries = 0; tries < 64; tries++) {
+        if (tries % 8 == 7) { /* a client key this high is unlucky: a new client */
+            k = vck_account(ctx, "cli", NULL);
+            dev = vt_client_device_id(k->c);
+        }
+        p = peer(ctx, "peer");
+        client_key(ctx, p, k, cik);
+        if (memcmp(cik, vtc_peer_identity_key(p), 32) < 0)
+            break;
+    }
+    VCL_CHECK(ctx, tries < 64, "no peer with a higher identity key than the client's");
+    vcl_log(ctx, "the client's key is lower after %d peer(s)", tries + 1);
+    vcl_step(ctx, "both start a session at once: the peer takes a bundle, the client "
+                  "writes first");
+    VCL_CODE(ctx, vtc_peer_start_sessions(p, k->name), VT_OK);
+    vck_text(c1, "client-first");
+    vck_send(k, vtc_peer_username(p), c1, mid);
+    vck_text(t1, "s1");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t1, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t1, VCK_WAIT_MS,
+               "the peer's PrekeyMessage (a losing session at the client) shown");
+    vcl_step(ctx, "the peer starts a second session (new base key): it takes the first "
+                  "losing session's place");
+    s1 = vtc_peer_session_swap(p, k->name, dev, NULL);
+    vcl_defer(ctx, free_ratchet, s1); /* freed after the case, whatever it holds then */
+    VCL_CHECK(ctx, s1 != NULL, "the peer holds no session S1");
+    vck_text(t2, "s2");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t2, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t2, VCK_WAIT_MS, "the second session's message shown");
+    vcl_step(ctx, "the peer writes in the first (replaced) losing session");
+    vck_text(t3, "s1-again");
+    send_in(ctx, p, k, &s1, t3);
+    vck_pump(k, VCK_QUIET_MS);
+    VCL_CHECK(ctx, vck_count_text(k, t3) == 0,
+              "a PrekeyMessage of a losing session that another losing session had "
+              "replaced was decrypted and shown (CRYPTO-125: it must be deleted)");
+    vcl_step(ctx, "control: the losing session that took its place still decrypts");
+    vck_text(t4, "s2-again");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t4, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t4, VCK_WAIT_MS,
+               "the current losing session's PrekeyMessage shown");
+    vcl_step(ctx, "the peer takes the client's session; its reply confirms it");
+    s2 = vtc_peer_session_swap(p, k->name, dev, NULL);
+    vcl_defer(ctx, free_ratchet, s2);
+    VCL_CHECK(ctx, peer_gets_among(p, c1, 20),
+              "the peer did not decrypt the client's first message");
+    vck_text(t5, "sc");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t5, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t5, VCK_WAIT_MS,
+               "the peer's reply in the client's session shown");
+    vcl_step(ctx, "the peer starts a third session: it replaces the client's current "
+                  "one");
+    sc = vtc_peer_session_swap(p, k->name, dev, NULL);
+    vcl_defer(ctx, free_ratchet, sc);
+    vck_text(t6, "s3");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t6, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t6, VCK_WAIT_MS, "the third session's message shown");
+    vcl_step(ctx, "the peer writes in the losing session of the replaced pair");
+    vck_text(t7, "s2-late");
+    send_in(ctx, p, k, &s2, t7);
+    vck_pump(k, VCK_QUIET_MS);
+    VCL_CHECK(ctx, vck_count_text(k, t7) == 0,
+              "a PrekeyMessage of the losing session was decrypted and shown after the "
+              "current session had been replaced (CRYPTO-125: it must be deleted)");
+    vcl_step(ctx, "the surviving session works both ways");
+    vck_text(r1, "reply");
+    vck_send(k, vtc_peer_username(p), r1, mid);
+    VCL_CHECK(ctx, peer_gets_among(p, r1, 20),
+              "the peer did not decrypt the client's reply in the third session");
+    vck_text(t8, "s3-again");
+    VCL_CODE(ctx, vtc_peer_send_text(p, k->name, t8, NULL), VT_OK);
+    vck_expect(k, vck_has_text, t8, VCK_WAIT_MS, "the third session's next message shown");
+}
+
 VCK_CASES(
     sessions,
     {"sessions/identity-change", "SEC-5 SM-200 AUTH-94 CRYPTO-128", VCL_MUST, 0,
@@ -759,4 +1143,10 @@ VCK_CASES(
      "PrekeyMessages from bundles fetched before a rotation still decrypt", prekey_grace},
     {"sessions/bare-message-no-session", "CRYPTO-121", VCL_MUST, 0,
      "a bare MESSAGE from a device without a session is refused; nothing changes",
-     bare_without_session}, );
+     bare_without_session},
+    {"sessions/commit-atomic", "CRYPTO-74", VCL_MUST, 0,
+     "a client killed around its commit of a PrekeyMessage shows it exactly once",
+     commit_atomic},
+    {"sessions/losing-deleted", "CRYPTO-125", VCL_MUST, 0,
+     "a losing session replaced or whose pair's current session is replaced is deleted",
+     losing_deleted}, );

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1320,4 +1322,113 @@ uint8_t *vck_error_response(uint32_t id, int code, size_t *len)
     f.kind_case = VENTRA__V1__FRAME__KIND_RESPONSE;
     f.response = &r;
     return vck_pack(&f, len);
+}
+
+/* ---- Added: a receiving client process and its data directory (CRYPTO-74) ----- */
+
+typedef struct recv_child {
+    int fd;
+    bool die;
+} recv_child;
+
+/* The child's message callback: the text to the pipe, then maybe death. */
+static void child_shown(void *ud, const vt_client_message *m)
+{
+    recv_child *rc = ud;
+    size_t len = m->text ? strlen(m->text) : 0;
+
+    if (len && write(rc->fd, m->text, len) < 0)
+        _exit(5);
+    if (write(rc->fd, "\n", 1) < 0)
+        _exit(5);
+    if (rc->die)
+        raise(SIGKILL);
+}
+
+static void close_fd(void *p)
+{
+    close((int)(intptr_t)p);
+}
+
+int vck_fork_recv(vck_client *k, bool die_in_callback, int *shown_fd)
+{
+    child *ch = calloc(1, sizeof *ch);
+    size_t slot = 0;
+    int fds[2];
+    pid_t pid;
+
+    if (ch == NULL)
+        vcl_failf(k->ctx, "out of memory");
+    vcl_defer(k->ctx, reap, ch);
+    while (slot < 8 && children[slot] != NULL)
+        slot++;
+    if (slot == 8)
+        vcl_failf(k->ctx, "too many client processes");
+    if (pipe(fds) != 0)
+        vcl_failf(k->ctx, "pipe: %s", strerror(errno));
+    vcl_defer(k->ctx, close_fd, (void *)(intptr_t)fds[0]);
+    vck_shut(k);
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        vcl_failf(k->ctx, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        /* the child: only the library, never the case's machinery */
+        recv_child rc = {fds[1], die_in_callback};
+        vt_client_callbacks cb = {.message = child_shown};
+        vt_client_config cfg = {
+            .server_url = k->url,
+            .data_dir = k->dir,
+            .passphrase = passphrase,
+            .passphrase_len = sizeof passphrase - 1,
+            .ca_file = k->ca[0] ? k->ca : NULL,
+            .device_name = "conformance device",
+        };
+        vt_client *c = NULL;
+        int64_t deadline = vtc_now_ms() + 60000;
+
+        close(fds[0]);
+        if (vt_client_open(&c, &cfg, &cb, &rc) != VT_OK || vt_client_start(c) != VT_OK)
+            _exit(3);
+        while (vtc_left_ms(deadline) > 0)
+            if (vt_client_service(c, 50) != VT_OK)
+                poll(NULL, 0, 10);
+        _exit(4);
+    }
+    close(fds[1]);
+    if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) != 0)
+        vcl_failf(k->ctx, "fcntl: %s", strerror(errno));
+    *shown_fd = fds[0];
+    ch->pid = pid;
+    children[slot] = ch;
+    vcl_log(k->ctx, "client %s: receives in process %d", k->label, (int)pid);
+    return (int)pid;
+}
+
+uint64_t vck_dir_stamp(const vck_client *k)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over what changes */
+    DIR *d = opendir(k->dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char path[600];
+        struct stat st;
+        uint64_t v[3] = {0, 0, 0};
+
+        for (const char *c = e->d_name; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211ull;
+        snprintf(path, sizeof path, "%s/%s", k->dir, e->d_name);
+        if (stat(path, &st) == 0) {
+            v[0] = (uint64_t)st.st_size;
+            v[1] = (uint64_t)st.st_mtim.tv_sec;
+            v[2] = (uint64_t)st.st_mtim.tv_nsec;
+        }
+        for (size_t i = 0; i < 3; i++)
+            h = (h ^ v[i]) * 1099511628211ull;
+    }
+    closedir(d);
+    return h;
 }

@@ -252,6 +252,23 @@ const char *vck_tls_cert_file(const vck_tls *t);
  * an HTTP request (bytes starting "GET ") after it. */
 void vck_tls_seen(vck_tls *t, size_t *handshakes, bool *http);
 
+/* ---- Added: a receiving client process and its data directory (CRYPTO-74) ----- */
+
+/* A client process that receives, for crash sweeps: shuts |k| (vck_shut),
+ * then forks a child that opens a vt_client on |k|'s data directory with a
+ * message callback only, starts it and services it until it is killed (at
+ * most 60 s). The text of each message the child shows goes, with a
+ * newline, into a pipe whose read end (non-blocking, closed after the
+ * case) goes to *shown_fd; with |die_in_callback| the child SIGKILLs
+ * itself in the callback right after writing it. Returns the child's pid
+ * (vck_kill; reaped after the case in any event). */
+int vck_fork_recv(vck_client *k, bool die_in_callback, int *shown_fd);
+
+/* A value that changes whenever a file directly in |k|'s data directory is
+ * created, removed, written or resized (names, sizes and modification
+ * times), so that a case can kill a client process at its Nth write. */
+uint64_t vck_dir_stamp(const vck_client *k);
+
 #ifdef __cplusplus
 }
 #endif

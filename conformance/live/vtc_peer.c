@@ -1089,3 +1089,19 @@ bool vtc_peer_session_x3dh(const vtc_peer *p, const char *username, uint32_t dev
 
     return r != NULL && r->cur != NULL && vt_ratchet_x3dh_fields(r->cur, out) == VT_OK;
 }
+
+/* ---- Added: several sessions with one device (CRYPTO-124, CRYPTO-125) ---- */
+
+vt_ratchet *vtc_peer_session_swap(vtc_peer *p, const char *username, uint32_t device_id,
+                                  vt_ratchet *s)
+{
+    remote *r = s != NULL ? get_remote(p, username, device_id)
+                          : find_remote(p, username, device_id);
+    vt_ratchet *old;
+
+    if (r == NULL)
+        return NULL;
+    old = r->cur;
+    r->cur = s;
+    return old;
+}

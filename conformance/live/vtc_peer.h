@@ -190,6 +190,17 @@ void vtc_peer_rotate_identity(vtc_peer *p);
 vt_err vtc_peer_send_raw(vtc_peer *p, const char *to_user, int type,
                          const uint8_t *content, size_t len, uint8_t mid_out[16]);
 
+/* ---- Added: several sessions with one device (CRYPTO-124, CRYPTO-125) ---- */
+
+/* Makes |s| the current session with (|username|, |device_id|) and returns
+ * the one it was (NULL when none), so that a case can keep sessions aside
+ * and send in a chosen one: take the current one out with |s| NULL, put it
+ * back later. Takes ownership of |s|; the caller owns the result (free it
+ * with vt_ratchet_free). The losing session and the recorded identity key
+ * stay as they are. */
+vt_ratchet *vtc_peer_session_swap(vtc_peer *p, const char *username, uint32_t device_id,
+                                  vt_ratchet *s);
+
 #ifdef __cplusplus
 }
 #endif
