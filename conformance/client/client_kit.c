@@ -220,7 +220,10 @@ static void free_client(void *p)
         nclients--;
 }
 
-static vt_err open_client(vck_client *k)
+/* Opens a vt_client on |k|'s data directory and server with |cb| and |ud|:
+ * the case's own client and those of child processes alike. */
+static vt_err open_with(const vck_client *k, vt_client **out,
+                        const vt_client_callbacks *cb, void *ud)
 {
     vt_client_config cfg = {
         .server_url = k->url,
@@ -231,7 +234,12 @@ static vt_err open_client(vck_client *k)
         .device_name = "conformance device",
     };
 
-    return vt_client_open(&k->c, &cfg, &callbacks, k);
+    return vt_client_open(out, &cfg, cb, ud);
+}
+
+static vt_err open_client(vck_client *k)
+{
+    return open_with(k, &k->c, &callbacks, k);
 }
 
 vck_client *vck_open(vcl_ctx *ctx, const char *url)
@@ -350,11 +358,12 @@ static void reap(void *p)
     free(ch);
 }
 
-int vck_fork_send(vck_client *k, const char *to, const char *text)
+/* A slot for a child process of |k|'s case, reaped after the case; |k|'s
+ * own client is shut first, since the child opens the same store. */
+static child *child_new(vck_client *k)
 {
     child *ch = calloc(1, sizeof *ch);
     size_t slot = 0;
-    pid_t pid;
 
     if (ch == NULL)
         vcl_failf(k->ctx, "out of memory");
@@ -363,36 +372,48 @@ int vck_fork_send(vck_client *k, const char *to, const char *text)
         slot++;
     if (slot == 8)
         vcl_failf(k->ctx, "too many client processes");
+    children[slot] = ch;
     vck_shut(k);
     fflush(NULL);
-    pid = fork();
+    return ch;
+}
+
+static pid_t child_fork(vck_client *k)
+{
+    pid_t pid = fork();
+
     if (pid < 0)
         vcl_failf(k->ctx, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* the child: only the library, never the case's machinery */
-        static const vt_client_callbacks none;
-        vt_client_config cfg = {
-            .server_url = k->url,
-            .data_dir = k->dir,
-            .passphrase = passphrase,
-            .passphrase_len = sizeof passphrase - 1,
-            .ca_file = k->ca[0] ? k->ca : NULL,
-            .device_name = "conformance device",
-        };
-        vt_client *c = NULL;
-        int64_t deadline = vtc_now_ms() + 60000;
+    return pid;
+}
 
-        if (vt_client_open(&c, &cfg, &none, NULL) != VT_OK ||
-            vt_client_start(c) != VT_OK ||
+/* The child's loop: only the library, never the case's machinery; it runs
+ * until it is killed (or a minute passed). */
+static _Noreturn void child_serve(vt_client *c)
+{
+    int64_t deadline = vtc_now_ms() + 60000;
+
+    while (vtc_left_ms(deadline) > 0)
+        if (vt_client_service(c, 50) != VT_OK)
+            poll(NULL, 0, 10);
+    _exit(4);
+}
+
+int vck_fork_send(vck_client *k, const char *to, const char *text)
+{
+    static const vt_client_callbacks none;
+    child *ch = child_new(k);
+    pid_t pid = child_fork(k);
+
+    if (pid == 0) {
+        vt_client *c = NULL;
+
+        if (open_with(k, &c, &none, NULL) != VT_OK || vt_client_start(c) != VT_OK ||
             vt_client_send_text(c, to, text, NULL) != VT_OK)
             _exit(3);
-        while (vtc_left_ms(deadline) > 0)
-            if (vt_client_service(c, 50) != VT_OK)
-                poll(NULL, 0, 10);
-        _exit(4);
+        child_serve(c);
     }
     ch->pid = pid;
-    children[slot] = ch;
     vcl_log(k->ctx, "client %s: runs in process %d", k->label, (int)pid);
     return (int)pid;
 }
@@ -1352,55 +1373,29 @@ static void close_fd(void *p)
 
 int vck_fork_recv(vck_client *k, bool die_in_callback, int *shown_fd)
 {
-    child *ch = calloc(1, sizeof *ch);
-    size_t slot = 0;
+    child *ch = child_new(k);
     int fds[2];
     pid_t pid;
 
-    if (ch == NULL)
-        vcl_failf(k->ctx, "out of memory");
-    vcl_defer(k->ctx, reap, ch);
-    while (slot < 8 && children[slot] != NULL)
-        slot++;
-    if (slot == 8)
-        vcl_failf(k->ctx, "too many client processes");
     if (pipe(fds) != 0)
         vcl_failf(k->ctx, "pipe: %s", strerror(errno));
     vcl_defer(k->ctx, close_fd, (void *)(intptr_t)fds[0]);
-    vck_shut(k);
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0)
-        vcl_failf(k->ctx, "fork: %s", strerror(errno));
+    pid = child_fork(k);
     if (pid == 0) {
-        /* the child: only the library, never the case's machinery */
         recv_child rc = {fds[1], die_in_callback};
         vt_client_callbacks cb = {.message = child_shown};
-        vt_client_config cfg = {
-            .server_url = k->url,
-            .data_dir = k->dir,
-            .passphrase = passphrase,
-            .passphrase_len = sizeof passphrase - 1,
-            .ca_file = k->ca[0] ? k->ca : NULL,
-            .device_name = "conformance device",
-        };
         vt_client *c = NULL;
-        int64_t deadline = vtc_now_ms() + 60000;
 
         close(fds[0]);
-        if (vt_client_open(&c, &cfg, &cb, &rc) != VT_OK || vt_client_start(c) != VT_OK)
+        if (open_with(k, &c, &cb, &rc) != VT_OK || vt_client_start(c) != VT_OK)
             _exit(3);
-        while (vtc_left_ms(deadline) > 0)
-            if (vt_client_service(c, 50) != VT_OK)
-                poll(NULL, 0, 10);
-        _exit(4);
+        child_serve(c);
     }
     close(fds[1]);
     if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) != 0)
         vcl_failf(k->ctx, "fcntl: %s", strerror(errno));
     *shown_fd = fds[0];
     ch->pid = pid;
-    children[slot] = ch;
     vcl_log(k->ctx, "client %s: receives in process %d", k->label, (int)pid);
     return (int)pid;
 }
