@@ -59,6 +59,17 @@ static vtc_device *add_pending(vcl_ctx *ctx, vtc_device *owner, const char *name
     return d;
 }
 
+/* AUTH-41: Login of |d| (a removed, lapsed or deleted device, or a
+ * replaced key) is refused with the one answer for every such failure. */
+static void expect_login_refused(vcl_ctx *ctx, vtc_device *d, const char *what)
+{
+    int rc = vtc_login(d, vcl_port(ctx));
+
+    vtc_disconnect(d);
+    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
+              "Login of %s: got %s, want ERROR_BAD_SIGNATURE", what, vcl_code_name(rc));
+}
+
 /* Logs |d| in (its first Login makes a pending device active). */
 static void login_ok(vcl_ctx *ctx, vtc_device *d)
 {
@@ -698,7 +709,6 @@ static void remove_device(vcl_ctx *ctx)
     vtc_device *d2 = vcl_link(ctx, owner);
     vtc_device *stranger = vcl_account(ctx, "stranger");
     const uint32_t one[] = {1};
-    int rc;
 
     vcl_step(ctx, "RemoveDevice(2) from device 1");
     vcl_expect_code(ctx, vtc_rpc_remove_device(owner->c, 2), 0, "RemoveDevice(2)");
@@ -707,11 +717,7 @@ static void remove_device(vcl_ctx *ctx)
 
     /* Its tokens: auth/token-revoked-device-removed (AUTH-52). */
     vcl_step(ctx, "Login of the removed device");
-    rc = vtc_login(d2, vcl_port(ctx));
-    vtc_disconnect(d2);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of a removed device: got %s, want ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
+    expect_login_refused(ctx, d2, "a removed device");
 
     vcl_step(ctx, "ListDevices after the removal");
     expect_list(ctx, owner->c, "", one, 1);
@@ -748,16 +754,11 @@ static void remove_pending_device(vcl_ctx *ctx)
     vtc_device *owner = vcl_account(ctx, "rmpend");
     vtc_device *d2 = add_pending(ctx, owner, "", NULL);
     Ventra__V1__Response *r;
-    int rc;
 
     vcl_step(ctx, "RemoveDevice of pending device 2");
     vcl_expect_code(ctx, vtc_rpc_remove_device(owner->c, 2), 0, "RemoveDevice(2)");
     vcl_step(ctx, "Login of the removed pending device");
-    rc = vtc_login(d2, vcl_port(ctx));
-    vtc_disconnect(d2);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of a removed pending device: got %s, want ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
+    expect_login_refused(ctx, d2, "a removed pending device");
     vcl_step(ctx, "AddDevice of the same key again");
     r = vcl_ok_body(ctx, add_device(owner, vt_identity_public(d2->id), ""),
                     VENTRA__V1__RESPONSE__BODY_ADD_DEVICE, "AddDevice");
@@ -885,7 +886,6 @@ static void delete_account(vcl_ctx *ctx)
     vtc_device *d2 = vcl_link(ctx, owner);
     vtc_device *d3 = add_pending(ctx, owner, "", NULL);
     vtc_device *stranger = vcl_account(ctx, "stranger");
-    int rc;
 
     vcl_step(ctx, "DeleteAccount from device 1");
     delete_account_ok(ctx, owner);
@@ -895,17 +895,8 @@ static void delete_account(vcl_ctx *ctx)
 
     /* The tokens: auth/token-revoked-account-deleted (AUTH-52). */
     vcl_step(ctx, "Login of the deleted devices");
-    rc = vtc_login(d2, vcl_port(ctx));
-    vtc_disconnect(d2);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of a deleted account's device: got %s, want ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
-    rc = vtc_login(d3, vcl_port(ctx));
-    vtc_disconnect(d3);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of a deleted account's pending device: got %s, want "
-              "ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
+    expect_login_refused(ctx, d2, "a deleted account's device");
+    expect_login_refused(ctx, d3, "a deleted account's pending device");
     vcl_step(ctx, "ListDevices of the deleted account");
     vcl_expect_code(ctx, vtc_rpc_list_devices(stranger->c, owner->username),
                     VT_ERR_NOT_FOUND, "ListDevices of a deleted account");
@@ -936,11 +927,7 @@ static void reregister_fresh_account(vcl_ctx *ctx)
 
     /* The old account's tokens: auth/token-revoked-account-deleted. */
     vcl_step(ctx, "Login with the old device 1's key");
-    rc = vtc_login(owner, vcl_port(ctx));
-    vtc_disconnect(owner);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of the old key as device 1: got %s, want ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
+    expect_login_refused(ctx, owner, "the old key as device 1");
     vcl_step(ctx, "Resume of the new device 1");
     rc = vtc_resume(again, vcl_port(ctx));
     VCL_CHECK(ctx, rc == 0, "Resume of the new account's device: got %s",
@@ -1123,7 +1110,6 @@ static void pending_lapses(vcl_ctx *ctx)
     vt_identity *extra = vcl_identity(ctx);
     uint64_t expires_at = 0;
     Ventra__V1__Response *r;
-    int rc;
 
     vcl_step(ctx, "AddDevice of five pending devices");
     for (uint32_t i = 2; i <= VT_MAX_DEVICES_PER_ACCOUNT; i++)
@@ -1135,11 +1121,7 @@ static void pending_lapses(vcl_ctx *ctx)
     wait_past(ctx, owner->c, expires_at);
 
     vcl_step(ctx, "Login of a lapsed device");
-    rc = vtc_login(pend[2], vcl_port(ctx));
-    vtc_disconnect(pend[2]);
-    VCL_CHECK(ctx, rc == VT_ERR_BAD_SIGNATURE,
-              "Login of a lapsed device: got %s, want ERROR_BAD_SIGNATURE",
-              vcl_code_name(rc));
+    expect_login_refused(ctx, pend[2], "a lapsed device");
     vcl_step(ctx, "RemoveDevice of a lapsed device");
     vcl_expect_code(ctx, vtc_rpc_remove_device(owner->c, 3), 0,
                     "RemoveDevice of a lapsed device");
